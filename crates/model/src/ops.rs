@@ -1,0 +1,153 @@
+//! The few primitives every tower is built from. Each one is differentiable with respect to its input:
+//! candle's fused layer-norm and `softmax_last_dim` silently drop gradients, so they are used only when the
+//! input does not track a gradient (forward-only recording), and composed ops otherwise.
+
+use candle_core::{DType, Tensor, D};
+
+use crate::error::Result;
+use crate::weights::Weights;
+
+pub const LN_EPS: f64 = 1e-5;
+pub const BN_EPS: f64 = 1e-5;
+
+/// A convolution with its batch norm folded in (eval mode): `bn(conv(x, W)) = conv(x, W·s) + (b − μ·s)` with
+/// `s = γ / sqrt(σ² + ε)`. One pass instead of three, and the same numbers up to rounding.
+pub struct ConvBn {
+    weight: Tensor,
+    bias: Tensor,
+    stride: usize,
+    padding: usize,
+}
+
+impl ConvBn {
+    pub fn load(
+        w: &Weights,
+        conv: &str,
+        bn: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+    ) -> Result<Self> {
+        let weight = w.get(&format!("{conv}.weight"), &[cout, cin, k, k])?;
+        let gamma = w.get(&format!("{bn}.weight"), &[cout])?;
+        let beta = w.get(&format!("{bn}.bias"), &[cout])?;
+        let mean = w.get(&format!("{bn}.running_mean"), &[cout])?;
+        let var = w.get(&format!("{bn}.running_var"), &[cout])?;
+        let scale = (gamma / (var + BN_EPS)?.sqrt()?)?;
+        let bias = (beta - (mean * &scale)?)?;
+        let weight = weight.broadcast_mul(&scale.reshape((cout, 1, 1, 1))?)?;
+        Ok(Self {
+            weight,
+            bias: bias.reshape((1, cout, 1, 1))?,
+            stride,
+            padding: k / 2,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = conv2d(x, &self.weight, self.stride, self.padding)?;
+        Ok(y.broadcast_add(&self.bias)?)
+    }
+}
+
+/// NCHW × OIHW convolution, no bias. The single place that picks the convolution kernel.
+pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    Ok(x.conv2d(w, padding, stride, 1, 1)?)
+}
+
+/// PyTorch `Linear` (weight `[out, in]`) on the last dimension.
+pub struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    pub fn load(w: &Weights, prefix: &str, cin: usize, cout: usize) -> Result<Self> {
+        Ok(Self {
+            weight: w.get(&format!("{prefix}.weight"), &[cout, cin])?,
+            bias: Some(w.get(&format!("{prefix}.bias"), &[cout])?),
+        })
+    }
+
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Self { weight, bias }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.broadcast_matmul(&self.weight.t()?)?;
+        Ok(match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        })
+    }
+}
+
+/// LayerNorm over the last dimension, computed in f32 like CLIP's fp16-safe subclass.
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl LayerNorm {
+    pub fn load(w: &Weights, prefix: &str, dim: usize) -> Result<Self> {
+        Ok(Self {
+            weight: w.get(&format!("{prefix}.weight"), &[dim])?,
+            bias: w.get(&format!("{prefix}.bias"), &[dim])?,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !x.track_op() && x.dtype() == DType::F32 {
+            // Fused kernel: fast, but has no backward — only safe when no gradient is wanted.
+            return Ok(candle_nn::ops::layer_norm(
+                &x.contiguous()?,
+                &self.weight,
+                &self.bias,
+                LN_EPS as f32,
+            )?);
+        }
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centered = x.broadcast_sub(&mean)?;
+        let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centered.broadcast_div(&(var + LN_EPS)?.sqrt()?)?;
+        Ok(normed
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)?)
+    }
+}
+
+/// Softmax over the last dimension, differentiable when the input tracks a gradient.
+pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
+    if x.track_op() {
+        Ok(candle_nn::ops::softmax(x, D::Minus1)?)
+    } else {
+        Ok(candle_nn::ops::softmax_last_dim(&x.contiguous()?)?)
+    }
+}
+
+/// OpenAI's activation in both towers' MLPs: `x · σ(1.702 x)`.
+pub fn quick_gelu(x: &Tensor) -> Result<Tensor> {
+    Ok((x * candle_nn::ops::sigmoid(&(x * 1.702)?)?)?)
+}
+
+/// Multi-head scaled dot-product attention on batch-first tensors: q `[N, Lq, D]`, k/v `[N, L, D]`, optional
+/// additive mask `[Lq, L]`. Returns `[N, Lq, D]` before the output projection.
+pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize, mask: Option<&Tensor>) -> Result<Tensor> {
+    let (n, lq, d) = q.dims3()?;
+    let l = k.dim(1)?;
+    let hd = d / heads;
+    let split = |t: &Tensor, len: usize| -> Result<Tensor> {
+        Ok(t.reshape((n, len, heads, hd))?.transpose(1, 2)?.contiguous()?)
+    };
+    let q = (split(q, lq)? * (1.0 / (hd as f64).sqrt()))?;
+    let k = split(k, l)?;
+    let v = split(v, l)?;
+    let mut scores = q.matmul(&k.t()?)?; // [N, H, Lq, L]
+    if let Some(m) = mask {
+        scores = scores.broadcast_add(m)?;
+    }
+    let probs = softmax_last(&scores)?;
+    let out = probs.matmul(&v)?; // [N, H, Lq, hd]
+    Ok(out.transpose(1, 2)?.reshape((n, lq, d))?)
+}

@@ -1,0 +1,56 @@
+//! The pre-LN residual attention block shared by the ViT image tower and the text tower
+//! (`x = x + attn(ln_1(x)); x = x + mlp(ln_2(x))`, QuickGELU MLP of width 4·d). Batch-first throughout.
+
+use candle_core::Tensor;
+
+use crate::error::Result;
+use crate::ops::{attention, quick_gelu, LayerNorm, Linear};
+use crate::taps::Taps;
+use crate::weights::Weights;
+
+pub struct ResidualAttentionBlock {
+    name: String,
+    ln_1: LayerNorm,
+    in_proj: Linear,
+    out_proj: Linear,
+    ln_2: LayerNorm,
+    c_fc: Linear,
+    c_proj: Linear,
+    heads: usize,
+}
+
+impl ResidualAttentionBlock {
+    pub fn load(w: &Weights, name: &str, width: usize, heads: usize) -> Result<Self> {
+        let p = |s: &str| format!("{name}.{s}");
+        Ok(Self {
+            name: name.to_string(),
+            ln_1: LayerNorm::load(w, &p("ln_1"), width)?,
+            in_proj: Linear::new(
+                w.get(&p("attn.in_proj_weight"), &[3 * width, width])?,
+                Some(w.get(&p("attn.in_proj_bias"), &[3 * width])?),
+            ),
+            out_proj: Linear::load(w, &p("attn.out_proj"), width, width)?,
+            ln_2: LayerNorm::load(w, &p("ln_2"), width)?,
+            c_fc: Linear::load(w, &p("mlp.c_fc"), width, 4 * width)?,
+            c_proj: Linear::load(w, &p("mlp.c_proj"), 4 * width, width)?,
+            heads,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, taps: &mut Taps) -> Result<Tensor> {
+        let n = &self.name;
+        let width = x.dim(2)?;
+        let qkv = self.in_proj.forward(&self.ln_1.forward(x)?)?;
+        let q = qkv.narrow(2, 0, width)?;
+        let k = qkv.narrow(2, width, width)?;
+        let v = qkv.narrow(2, 2 * width, width)?;
+        let attn = self.out_proj.forward(&attention(&q, &k, &v, self.heads, mask)?)?;
+        taps.offer(&format!("{n}.attn"), &attn)?;
+        let x = (x + attn)?;
+        let hidden = quick_gelu(&self.c_fc.forward(&self.ln_2.forward(&x)?)?)?;
+        taps.offer(&format!("{n}.mlp.gelu"), &hidden)?;
+        let x = (x + self.c_proj.forward(&hidden)?)?;
+        taps.offer(n, &x)?;
+        Ok(x)
+    }
+}
