@@ -35,16 +35,43 @@ impl Clip {
         let config = ClipConfig::from_state_dict(sd)?;
         let w = Weights::new(sd, format!("{} ({})", config.name, describe(&config)));
         let visual = match config.vision {
-            VisionConfig::Resnet { layers, width, heads, image_size } => {
-                VisionTower::Resnet(ModifiedResNet::load(&w, layers, width, heads, image_size, config.embed_dim)?)
-            }
-            VisionConfig::Vit { layers, width, heads, patch_size, image_size } => VisionTower::Vit(
-                VisionTransformer::load(&w, layers, width, heads, patch_size, image_size, config.embed_dim)?,
-            ),
+            VisionConfig::Resnet {
+                layers,
+                width,
+                heads,
+                image_size,
+            } => VisionTower::Resnet(ModifiedResNet::load(
+                &w,
+                layers,
+                width,
+                heads,
+                image_size,
+                config.embed_dim,
+            )?),
+            VisionConfig::Vit {
+                layers,
+                width,
+                heads,
+                patch_size,
+                image_size,
+            } => VisionTower::Vit(VisionTransformer::load(
+                &w,
+                layers,
+                width,
+                heads,
+                patch_size,
+                image_size,
+                config.embed_dim,
+            )?),
         };
         let text = TextTransformer::load(&w, &config.text, config.embed_dim)?;
         let logit_scale = w.scalar("logit_scale")?;
-        Ok(Self { config, visual, text, logit_scale })
+        Ok(Self {
+            config,
+            visual,
+            text,
+            logit_scale,
+        })
     }
 
     pub fn image_size(&self) -> usize {
@@ -94,7 +121,12 @@ impl Clip {
     }
 
     /// Record the named taps of one tower. Image taps start with `visual.`; all others are text taps.
-    pub fn record(&self, pixels: Option<&Tensor>, tokens: Option<&Tensor>, names: &[String]) -> Result<Vec<(String, Tensor)>> {
+    pub fn record(
+        &self,
+        pixels: Option<&Tensor>,
+        tokens: Option<&Tensor>,
+        names: &[String],
+    ) -> Result<Vec<(String, Tensor)>> {
         let (img, txt): (Vec<_>, Vec<_>) = names.iter().cloned().partition(|n| is_image_tap(n));
         let mut out = Vec::new();
         for (names, input, image) in [(img, pixels, true), (txt, tokens, false)] {
@@ -141,24 +173,36 @@ impl Clip {
     }
 
     pub fn unknown_layer(&self, name: &str) -> ModelError {
-        let names: Vec<String> = self.layer_shapes().map(|v| v.into_iter().map(|(n, _)| n).collect()).unwrap_or_default();
-        let hint = closest(name, &names).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
-        ModelError::UnknownLayer { name: name.to_string(), hint }
+        let names: Vec<String> = self
+            .layer_shapes()
+            .map(|v| v.into_iter().map(|(n, _)| n).collect())
+            .unwrap_or_default();
+        let hint = closest(name, &names)
+            .map(|c| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default();
+        ModelError::UnknownLayer {
+            name: name.to_string(),
+            hint,
+        }
     }
 
     /// Value of `channel` at tap `layer`, averaged over positions/tokens and summed over the batch, and its gradient
     /// with respect to the input pixels. Only the input is a variable, so no weight gradient is kept.
-    pub fn input_gradient(&self, pixels: &Tensor, layer: &str, channel: usize) -> Result<(f32, Tensor)> {
+    pub fn input_gradient(
+        &self,
+        pixels: &Tensor,
+        layer: &str,
+        channel: usize,
+    ) -> Result<(f32, Tensor)> {
         let var = Var::from_tensor(pixels)?;
         let mut taps = Taps::named(&[layer]);
         self.forward_image(var.as_tensor(), &mut taps)?;
         let t = taps.take(layer).ok_or_else(|| self.unknown_layer(layer))?;
         let objective = channel_mean(&t, channel)?.sum_all()?;
         let grads = objective.backward()?;
-        let g = grads
-            .get(var.as_tensor())
-            .cloned()
-            .ok_or_else(|| ModelError::Input(format!("no gradient reached the input from `{layer}`")))?;
+        let g = grads.get(var.as_tensor()).cloned().ok_or_else(|| {
+            ModelError::Input(format!("no gradient reached the input from `{layer}`"))
+        })?;
         Ok((objective.to_scalar::<f32>()?, g))
     }
 }
@@ -170,7 +214,9 @@ pub fn channel_mean(t: &Tensor, channel: usize) -> Result<Tensor> {
     let c_dim = if r == 4 { 1 } else { r - 1 };
     let c = t.dim(c_dim)?;
     if channel >= c {
-        return Err(ModelError::Input(format!("neuron {channel} is out of range: this layer has {c} channels")));
+        return Err(ModelError::Input(format!(
+            "neuron {channel} is out of range: this layer has {c} channels"
+        )));
     }
     let x = t.narrow(c_dim, channel, 1)?;
     let n = x.dim(0)?;
@@ -183,11 +229,28 @@ pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
 
 fn describe(c: &ClipConfig) -> String {
     match &c.vision {
-        VisionConfig::Resnet { layers, width, image_size, .. } => {
-            format!("ModifiedResNet layers {layers:?} width {width} at {image_size}px, embed {}", c.embed_dim)
+        VisionConfig::Resnet {
+            layers,
+            width,
+            image_size,
+            ..
+        } => {
+            format!(
+                "ModifiedResNet layers {layers:?} width {width} at {image_size}px, embed {}",
+                c.embed_dim
+            )
         }
-        VisionConfig::Vit { layers, width, patch_size, image_size, .. } => {
-            format!("ViT {layers}x{width} patch {patch_size} at {image_size}px, embed {}", c.embed_dim)
+        VisionConfig::Vit {
+            layers,
+            width,
+            patch_size,
+            image_size,
+            ..
+        } => {
+            format!(
+                "ViT {layers}x{width} patch {patch_size} at {image_size}px, embed {}",
+                c.embed_dim
+            )
         }
     }
 }
@@ -200,7 +263,9 @@ pub fn closest<'a>(name: &str, names: &'a [String]) -> Option<&'a str> {
         for (i, ca) in a.chars().enumerate() {
             let mut cur = vec![i + 1; b.len() + 1];
             for (j, cb) in b.iter().enumerate() {
-                cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+                cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1);
             }
             prev = cur;
         }

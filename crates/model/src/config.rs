@@ -171,15 +171,100 @@ impl ClipConfig {
             return None;
         }
         match (&self.vision, self.embed_dim, t.width) {
-            (VisionConfig::Resnet { layers: [3, 4, 6, 3], width: 64, image_size: 224, .. }, 1024, 512) => Some("RN50"),
-            (VisionConfig::Resnet { layers: [3, 4, 23, 3], width: 64, image_size: 224, .. }, 512, 512) => Some("RN101"),
-            (VisionConfig::Resnet { layers: [4, 6, 10, 6], width: 80, image_size: 288, .. }, 640, 640) => Some("RN50x4"),
-            (VisionConfig::Resnet { layers: [6, 8, 18, 8], width: 96, image_size: 384, .. }, 768, 768) => Some("RN50x16"),
-            (VisionConfig::Resnet { layers: [3, 15, 36, 10], width: 128, image_size: 448, .. }, 1024, 1024) => Some("RN50x64"),
-            (VisionConfig::Vit { layers: 12, width: 768, patch_size: 32, image_size: 224, .. }, 512, 512) => Some("ViT-B/32"),
-            (VisionConfig::Vit { layers: 12, width: 768, patch_size: 16, image_size: 224, .. }, 512, 512) => Some("ViT-B/16"),
-            (VisionConfig::Vit { layers: 24, width: 1024, patch_size: 14, image_size: 224, .. }, 768, 768) => Some("ViT-L/14"),
-            (VisionConfig::Vit { layers: 24, width: 1024, patch_size: 14, image_size: 336, .. }, 768, 768) => Some("ViT-L/14@336"),
+            (
+                VisionConfig::Resnet {
+                    layers: [3, 4, 6, 3],
+                    width: 64,
+                    image_size: 224,
+                    ..
+                },
+                1024,
+                512,
+            ) => Some("RN50"),
+            (
+                VisionConfig::Resnet {
+                    layers: [3, 4, 23, 3],
+                    width: 64,
+                    image_size: 224,
+                    ..
+                },
+                512,
+                512,
+            ) => Some("RN101"),
+            (
+                VisionConfig::Resnet {
+                    layers: [4, 6, 10, 6],
+                    width: 80,
+                    image_size: 288,
+                    ..
+                },
+                640,
+                640,
+            ) => Some("RN50x4"),
+            (
+                VisionConfig::Resnet {
+                    layers: [6, 8, 18, 8],
+                    width: 96,
+                    image_size: 384,
+                    ..
+                },
+                768,
+                768,
+            ) => Some("RN50x16"),
+            (
+                VisionConfig::Resnet {
+                    layers: [3, 15, 36, 10],
+                    width: 128,
+                    image_size: 448,
+                    ..
+                },
+                1024,
+                1024,
+            ) => Some("RN50x64"),
+            (
+                VisionConfig::Vit {
+                    layers: 12,
+                    width: 768,
+                    patch_size: 32,
+                    image_size: 224,
+                    ..
+                },
+                512,
+                512,
+            ) => Some("ViT-B/32"),
+            (
+                VisionConfig::Vit {
+                    layers: 12,
+                    width: 768,
+                    patch_size: 16,
+                    image_size: 224,
+                    ..
+                },
+                512,
+                512,
+            ) => Some("ViT-B/16"),
+            (
+                VisionConfig::Vit {
+                    layers: 24,
+                    width: 1024,
+                    patch_size: 14,
+                    image_size: 224,
+                    ..
+                },
+                768,
+                768,
+            ) => Some("ViT-L/14"),
+            (
+                VisionConfig::Vit {
+                    layers: 24,
+                    width: 1024,
+                    patch_size: 14,
+                    image_size: 336,
+                    ..
+                },
+                768,
+                768,
+            ) => Some("ViT-L/14@336"),
             _ => None,
         }
     }

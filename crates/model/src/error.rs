@@ -15,7 +15,9 @@ pub enum ModelError {
     },
     #[error("cannot infer the CLIP architecture: {0}")]
     Config(String),
-    #[error("unknown layer `{name}`{hint}; run `clipneurons layers` to list the layers of this model")]
+    #[error(
+        "unknown layer `{name}`{hint}; run `clipneurons layers` to list the layers of this model"
+    )]
     UnknownLayer { name: String, hint: String },
     #[error("invalid input: {0}")]
     Input(String),

@@ -133,12 +133,20 @@ pub fn quick_gelu(x: &Tensor) -> Result<Tensor> {
 
 /// Multi-head scaled dot-product attention on batch-first tensors: q `[N, Lq, D]`, k/v `[N, L, D]`, optional
 /// additive mask `[Lq, L]`. Returns `[N, Lq, D]` before the output projection.
-pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize, mask: Option<&Tensor>) -> Result<Tensor> {
+pub fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    heads: usize,
+    mask: Option<&Tensor>,
+) -> Result<Tensor> {
     let (n, lq, d) = q.dims3()?;
     let l = k.dim(1)?;
     let hd = d / heads;
     let split = |t: &Tensor, len: usize| -> Result<Tensor> {
-        Ok(t.reshape((n, len, heads, hd))?.transpose(1, 2)?.contiguous()?)
+        Ok(t.reshape((n, len, heads, hd))?
+            .transpose(1, 2)?
+            .contiguous()?)
     };
     let q = (split(q, lq)? * (1.0 / (hd as f64).sqrt()))?;
     let k = split(k, l)?;

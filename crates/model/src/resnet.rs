@@ -21,12 +21,32 @@ struct Bottleneck {
 }
 
 impl Bottleneck {
-    fn load(w: &Weights, name: &str, inplanes: usize, planes: usize, stride: usize) -> Result<Self> {
+    fn load(
+        w: &Weights,
+        name: &str,
+        inplanes: usize,
+        planes: usize,
+        stride: usize,
+    ) -> Result<Self> {
         let c = |conv: &str, bn: &str, cin, cout, k| {
-            ConvBn::load(w, &format!("{name}.{conv}"), &format!("{name}.{bn}"), cin, cout, k, 1)
+            ConvBn::load(
+                w,
+                &format!("{name}.{conv}"),
+                &format!("{name}.{bn}"),
+                cin,
+                cout,
+                k,
+                1,
+            )
         };
         let downsample = if stride > 1 || inplanes != planes * EXPANSION {
-            Some(c("downsample.0", "downsample.1", inplanes, planes * EXPANSION, 1)?)
+            Some(c(
+                "downsample.0",
+                "downsample.1",
+                inplanes,
+                planes * EXPANSION,
+                1,
+            )?)
         } else {
             None
         };
@@ -83,7 +103,8 @@ impl AttentionPool {
         let (n, c, h, w) = x.dims4()?;
         let tokens = x.reshape((n, c, h * w))?.transpose(1, 2)?; // [N, HW, C]
         let mean = tokens.mean_keepdim(1)?;
-        let tokens = Tensor::cat(&[&mean, &tokens], 1)?.broadcast_add(&self.positional_embedding)?;
+        let tokens =
+            Tensor::cat(&[&mean, &tokens], 1)?.broadcast_add(&self.positional_embedding)?;
         let query = tokens.narrow(1, 0, 1)?;
         let out = attention(
             &self.q.forward(&query)?,
@@ -103,7 +124,14 @@ pub struct ModifiedResNet {
 }
 
 impl ModifiedResNet {
-    pub fn load(w: &Weights, layers: [usize; 4], width: usize, heads: usize, image_size: usize, embed_dim: usize) -> Result<Self> {
+    pub fn load(
+        w: &Weights,
+        layers: [usize; 4],
+        width: usize,
+        heads: usize,
+        image_size: usize,
+        embed_dim: usize,
+    ) -> Result<Self> {
         let half = width / 2;
         let stem = [
             ConvBn::load(w, "visual.conv1", "visual.bn1", 3, half, 3, 2)?,
@@ -117,7 +145,13 @@ impl ModifiedResNet {
             let mut blocks = Vec::new();
             for b in 0..count {
                 let stride = if s > 0 && b == 0 { 2 } else { 1 };
-                blocks.push(Bottleneck::load(w, &format!("visual.layer{}.{b}", s + 1), inplanes, planes, stride)?);
+                blocks.push(Bottleneck::load(
+                    w,
+                    &format!("visual.layer{}.{b}", s + 1),
+                    inplanes,
+                    planes,
+                    stride,
+                )?);
                 inplanes = planes * EXPANSION;
             }
             stages.push(blocks);
@@ -126,14 +160,21 @@ impl ModifiedResNet {
         let grid = image_size / 32;
         let p = "visual.attnpool";
         let attnpool = AttentionPool {
-            positional_embedding: w.get(&format!("{p}.positional_embedding"), &[grid * grid + 1, feat])?,
+            positional_embedding: w.get(
+                &format!("{p}.positional_embedding"),
+                &[grid * grid + 1, feat],
+            )?,
             q: Linear::load(w, &format!("{p}.q_proj"), feat, feat)?,
             k: Linear::load(w, &format!("{p}.k_proj"), feat, feat)?,
             v: Linear::load(w, &format!("{p}.v_proj"), feat, feat)?,
             c: Linear::load(w, &format!("{p}.c_proj"), feat, embed_dim)?,
             heads,
         };
-        Ok(Self { stem, stages, attnpool })
+        Ok(Self {
+            stem,
+            stages,
+            attnpool,
+        })
     }
 
     /// Image features `[N, E]`, or `None` when every requested tap was recorded before the end.

@@ -45,7 +45,8 @@ impl Taps {
     pub fn offer(&mut self, name: &str, t: &Tensor) -> Result<()> {
         match &self.mode {
             Mode::Named(names) => {
-                if names.iter().any(|n| n == name) && !self.recorded.iter().any(|(n, _)| n == name) {
+                if names.iter().any(|n| n == name) && !self.recorded.iter().any(|(n, _)| n == name)
+                {
                     self.recorded.push((name.to_string(), t.clone()));
                 }
             }
@@ -64,7 +65,10 @@ impl Taps {
     }
 
     pub fn get(&self, name: &str) -> Option<&Tensor> {
-        self.recorded.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+        self.recorded
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
     }
 
     pub fn take(&mut self, name: &str) -> Option<Tensor> {

@@ -20,13 +20,16 @@ pub struct TextTransformer {
 }
 
 impl TextTransformer {
-    pub fn load(
-        w: &Weights,
-        cfg: &crate::config::TextConfig,
-        embed_dim: usize,
-    ) -> Result<Self> {
+    pub fn load(w: &Weights, cfg: &crate::config::TextConfig, embed_dim: usize) -> Result<Self> {
         let blocks = (0..cfg.layers)
-            .map(|i| ResidualAttentionBlock::load(w, &format!("transformer.resblocks.{i}"), cfg.width, cfg.heads))
+            .map(|i| {
+                ResidualAttentionBlock::load(
+                    w,
+                    &format!("transformer.resblocks.{i}"),
+                    cfg.width,
+                    cfg.heads,
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         let ctx = cfg.context_length;
         // Causal mask: a large negative number rather than -inf keeps fully masked rows finite.
@@ -86,7 +89,9 @@ impl TextTransformer {
                 best as u32
             })
             .collect();
-        let idx = Tensor::from_vec(eot, (m, 1, 1), tokens.device())?.broadcast_as((m, 1, x.dim(2)?))?.contiguous()?;
+        let idx = Tensor::from_vec(eot, (m, 1, 1), tokens.device())?
+            .broadcast_as((m, 1, x.dim(2)?))?
+            .contiguous()?;
         let pooled = x.gather(&idx, 1)?.squeeze(1)?;
         Ok(Some(pooled.matmul(&self.text_projection)?))
     }

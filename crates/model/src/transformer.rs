@@ -44,7 +44,9 @@ impl ResidualAttentionBlock {
         let q = qkv.narrow(2, 0, width)?;
         let k = qkv.narrow(2, width, width)?;
         let v = qkv.narrow(2, 2 * width, width)?;
-        let attn = self.out_proj.forward(&attention(&q, &k, &v, self.heads, mask)?)?;
+        let attn = self
+            .out_proj
+            .forward(&attention(&q, &k, &v, self.heads, mask)?)?;
         taps.offer(&format!("{n}.attn"), &attn)?;
         let x = (x + attn)?;
         let hidden = quick_gelu(&self.c_fc.forward(&self.ln_2.forward(&x)?)?)?;

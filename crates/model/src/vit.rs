@@ -32,13 +32,21 @@ impl VisionTransformer {
     ) -> Result<Self> {
         let grid = image_size / patch_size;
         let blocks = (0..layers)
-            .map(|i| ResidualAttentionBlock::load(w, &format!("visual.transformer.resblocks.{i}"), width, heads))
+            .map(|i| {
+                ResidualAttentionBlock::load(
+                    w,
+                    &format!("visual.transformer.resblocks.{i}"),
+                    width,
+                    heads,
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             conv1: w.get("visual.conv1.weight", &[width, 3, patch_size, patch_size])?,
             patch_size,
             class_embedding: w.get("visual.class_embedding", &[width])?,
-            positional_embedding: w.get("visual.positional_embedding", &[grid * grid + 1, width])?,
+            positional_embedding: w
+                .get("visual.positional_embedding", &[grid * grid + 1, width])?,
             ln_pre: LayerNorm::load(w, "visual.ln_pre", width)?,
             blocks,
             ln_post: LayerNorm::load(w, "visual.ln_post", width)?,
@@ -51,7 +59,10 @@ impl VisionTransformer {
         taps.offer("visual.conv1", &x)?;
         let (n, c, h, w) = x.dims4()?;
         let x = x.reshape((n, c, h * w))?.transpose(1, 2)?;
-        let cls = self.class_embedding.reshape((1, 1, c))?.broadcast_as((n, 1, c))?;
+        let cls = self
+            .class_embedding
+            .reshape((1, 1, c))?
+            .broadcast_as((n, 1, c))?;
         let x = Tensor::cat(&[&cls, &x], 1)?.broadcast_add(&self.positional_embedding)?;
         let mut x = self.ln_pre.forward(&x)?;
         taps.offer("visual.ln_pre", &x)?;
