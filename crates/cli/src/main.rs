@@ -1,1 +1,20 @@
-fn main() {}
+//! `clipneurons`: the command-line front end. Each subcommand lives in `commands/`; this file only parses
+//! arguments and turns errors into one clear line and a non-zero exit code.
+
+mod args;
+mod commands;
+mod io;
+
+use clap::Parser;
+
+fn main() {
+    // A bug must still end in one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error ({info}); please report it with the command you ran");
+    }));
+    let cli = args::Cli::parse();
+    if let Err(e) = commands::run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}

@@ -1,0 +1,113 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "clipneurons",
+    version,
+    about = "A microscope for the neurons of CLIP models"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct ModelArg {
+    /// CLIP checkpoint: OpenAI `.pt` (TorchScript), a `torch.save` state dict, open_clip `.safetensors` or an
+    /// HF-transformers CLIP `model.safetensors`; the format is detected from the content.
+    #[arg(long, short = 'm')]
+    pub model: PathBuf,
+}
+
+#[derive(Args, Clone)]
+pub struct ImageInput {
+    /// Image files (any format the `image` crate decodes; grey and RGBA are converted to RGB).
+    #[arg(long = "image", num_args = 1.., conflicts_with = "pixels")]
+    pub images: Vec<PathBuf>,
+    /// A safetensors file with a tensor `pixels` [N,3,H,W], as written by `clipneurons preprocess`.
+    #[arg(long)]
+    pub pixels: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Tokenize text with CLIP's BPE (context 77, SOT 49406, EOT 49407).
+    Tokenize {
+        /// Print JSON: {"tokens": [[77 ids], ...]}.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
+    /// Preprocess images (bicubic resize of the shortest side, centre crop, OpenAI mean/std) into a tensor.
+    Preprocess {
+        #[command(flatten)]
+        model: ModelArg,
+        #[arg(long = "image", required = true, num_args = 1..)]
+        images: Vec<PathBuf>,
+        /// Output safetensors file with tensor `pixels` [N,3,H,W].
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Image or text features (unnormalised projections, as open_clip's encode_image/encode_text).
+    Embed {
+        #[command(flatten)]
+        model: ModelArg,
+        #[command(flatten)]
+        input: ImageInput,
+        /// Texts to embed instead of images.
+        #[arg(long, num_args = 1.., conflicts_with_all = ["images", "pixels"])]
+        text: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record the activations of one or more layers (taps) to a safetensors file.
+    Activations {
+        #[command(flatten)]
+        model: ModelArg,
+        #[command(flatten)]
+        input: ImageInput,
+        /// Texts, for text-tower layers.
+        #[arg(long, num_args = 1..)]
+        text: Vec<String>,
+        /// Layer name, e.g. `visual.layer4.5.add`; repeat for several. See `clipneurons layers`.
+        #[arg(long = "layer", required = true)]
+        layers: Vec<String>,
+        /// Output safetensors file; one tensor per layer, named by the layer.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Zero-shot classification of images over a label set.
+    Classify {
+        #[command(flatten)]
+        model: ModelArg,
+        #[arg(long = "image", required = true, num_args = 1..)]
+        images: Vec<PathBuf>,
+        /// Comma-separated labels, or @FILE with one label per line.
+        #[arg(long)]
+        labels: String,
+        /// Prompt template; `{}` is replaced by the label.
+        #[arg(long, default_value = "a photo of a {}.")]
+        template: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every layer (tap) of a model with its shape for one input.
+    Layers {
+        #[command(flatten)]
+        model: ModelArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the architecture inferred from the checkpoint.
+    Info {
+        #[command(flatten)]
+        model: ModelArg,
+        #[arg(long)]
+        json: bool,
+    },
+}

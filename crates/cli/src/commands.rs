@@ -1,0 +1,198 @@
+//! The subcommands of the model-core issue: tokenize, preprocess, embed, activations, classify, layers, info.
+
+use anyhow::{bail, Context, Result};
+use candle_core::Tensor;
+use serde_json::json;
+
+use crate::args::{Cli, Command};
+use crate::io::{image_input, images_to_pixels, load_model, save_tensors, tokens_tensor};
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Tokenize { json, text } => {
+            let tok = clipneurons_tokenizer::Tokenizer::new();
+            let refs: Vec<&str> = text.iter().map(String::as_str).collect();
+            let ids = tok.tokenize_batch(&refs, clipneurons_tokenizer::CONTEXT_LENGTH);
+            if json {
+                println!("{}", json!({ "tokens": ids }));
+            } else {
+                for (t, ids) in text.iter().zip(&ids) {
+                    let used: Vec<String> = ids
+                        .iter()
+                        .take_while(|&&i| i != 0)
+                        .map(u32::to_string)
+                        .collect();
+                    println!("{t}\t{}", used.join(" "));
+                }
+            }
+        }
+        Command::Preprocess { model, images, out } => {
+            let m = load_model(&model.model)?;
+            let pixels = images_to_pixels(&images, m.image_size())?;
+            save_tensors(&[("pixels".into(), pixels)], &out)?;
+            eprintln!(
+                "wrote {} images at {}px to {}",
+                images.len(),
+                m.image_size(),
+                out.display()
+            );
+        }
+        Command::Embed {
+            model,
+            input,
+            text,
+            json,
+        } => {
+            let m = load_model(&model.model)?;
+            let (key, features) = if !text.is_empty() {
+                let tokens = tokens_tensor(&text, m.config.text.context_length)?;
+                ("text_features", m.encode_text(&tokens)?)
+            } else {
+                let Some(pixels) = image_input(&m, &input.images, input.pixels.as_deref())? else {
+                    bail!("give --image FILE..., --pixels FILE or --text TEXT...");
+                };
+                ("image_features", m.encode_image(&pixels)?)
+            };
+            let rows = features.to_vec2::<f32>()?;
+            if json {
+                println!("{}", json!({ key: rows }));
+            } else {
+                for r in rows {
+                    println!(
+                        "{}",
+                        r.iter()
+                            .map(|v| format!("{v:.6}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
+                }
+            }
+        }
+        Command::Activations {
+            model,
+            input,
+            text,
+            layers,
+            out,
+        } => {
+            let m = load_model(&model.model)?;
+            let pixels = image_input(&m, &input.images, input.pixels.as_deref())?;
+            let tokens = if text.is_empty() {
+                None
+            } else {
+                Some(tokens_tensor(&text, m.config.text.context_length)?)
+            };
+            let taps = m.record(pixels.as_ref(), tokens.as_ref(), &layers)?;
+            for (name, t) in &taps {
+                eprintln!("{name}: {:?}", t.dims());
+            }
+            save_tensors(&taps, &out)?;
+        }
+        Command::Classify {
+            model,
+            images,
+            labels,
+            template,
+            json,
+        } => {
+            let m = load_model(&model.model)?;
+            let labels = parse_labels(&labels)?;
+            if !template.contains("{}") {
+                bail!("--template must contain `{{}}` where the label goes, e.g. \"a photo of a {{}}.\"");
+            }
+            let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
+            let text = m.encode_text(&tokens_tensor(&prompts, m.config.text.context_length)?)?;
+            let img = m.encode_image(&images_to_pixels(&images, m.image_size())?)?;
+            let probs = softmax_rows(&m.logits(&img, &text)?)?;
+            let mut results = Vec::new();
+            for (path, p) in images.iter().zip(probs) {
+                let best = p
+                    .iter()
+                    .enumerate()
+                    .fold(0, |b, (i, v)| if *v > p[b] { i } else { b });
+                if !json {
+                    println!("{}\t{}\t{:.4}", path.display(), labels[best], p[best]);
+                }
+                let probs: serde_json::Map<String, serde_json::Value> = labels
+                    .iter()
+                    .cloned()
+                    .zip(p.iter().map(|v| json!(v)))
+                    .collect();
+                results.push(json!({ "image": path.display().to_string(), "top": labels[best], "probs": probs }));
+            }
+            if json {
+                println!("{}", json!({ "results": results }));
+            }
+        }
+        Command::Layers { model, json } => {
+            let m = load_model(&model.model)?;
+            let shapes = m.layer_shapes()?;
+            if json {
+                let v: Vec<_> = shapes
+                    .iter()
+                    .map(|(n, s)| json!({ "name": n, "shape": s }))
+                    .collect();
+                println!("{}", json!({ "layers": v }));
+            } else {
+                for (n, s) in shapes {
+                    println!("{n}\t{s:?}");
+                }
+            }
+        }
+        Command::Info { model, json } => {
+            let ckpt = clipneurons_checkpoint::load(&model.model)?;
+            let cfg = clipneurons_model::ClipConfig::from_state_dict(&ckpt.tensors)
+                .with_context(|| format!("{}", model.model.display()))?;
+            let params: usize = ckpt.tensors.values().map(|t| t.elem_count()).sum();
+            if json {
+                println!(
+                    "{}",
+                    json!({ "format": ckpt.format.to_string(), "config": cfg, "parameters": params, "ignored": ckpt.ignored })
+                );
+            } else {
+                println!("file        {}", model.model.display());
+                println!("format      {}", ckpt.format);
+                println!("model       {}", cfg.name);
+                println!("parameters  {params}");
+                println!("config      {}", serde_json::to_string(&cfg)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Row-wise softmax of logits `[N, M]` into plain vectors.
+fn softmax_rows(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
+    Ok(logits
+        .to_vec2::<f32>()?
+        .into_iter()
+        .map(|row| {
+            let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f32> = row.iter().map(|v| (v - max).exp()).collect();
+            let s: f32 = e.iter().sum();
+            e.into_iter().map(|v| v / s).collect()
+        })
+        .collect())
+}
+
+/// `a,b,c` or `@file` (one label per line).
+fn parse_labels(spec: &str) -> Result<Vec<String>> {
+    let text = match spec.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("{path}: cannot read the label file"))?,
+        None => spec.replace(',', "\n"),
+    };
+    let labels: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    if labels.len() < 2 {
+        bail!(
+            "need at least two labels (got {}); give --labels a,b,c or --labels @FILE",
+            labels.len()
+        );
+    }
+    Ok(labels)
+}

@@ -1,0 +1,123 @@
+//! CLIP image loading and preprocessing.
+//!
+//! [`preprocess_path`] reproduces open_clip's / OpenAI's eval transform
+//! (`Resize(n, BICUBIC)`, `CenterCrop(n)`, `convert("RGB")`, `ToTensor`, `Normalize`) as it runs
+//! on PIL images, bit for bit for lossless formats: neuron activations are sensitive enough that
+//! "a bicubic resize" is not the same input the reference model sees. Pillow's resampling
+//! arithmetic is re-implemented in [`resample`](crate) rather than delegated to a generic
+//! resizer, and only the pixels that survive the centre crop are computed, which also makes it
+//! fast.
+//!
+//! Decoding is by content, never by file extension, with limits so that a corrupt or hostile
+//! file yields an [`ImageError`] rather than a panic or an out-of-memory abort.
+
+mod decode;
+mod error;
+mod jpeg;
+mod resample;
+mod transform;
+
+use std::path::Path;
+
+use image::{DynamicImage, RgbImage};
+
+pub use decode::MAX_PIXELS;
+pub use error::ImageError;
+
+/// Per-channel mean of OpenAI's CLIP training data (RGB, in [0, 1] units).
+pub const OPENAI_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+/// Per-channel standard deviation of OpenAI's CLIP training data (RGB, in [0, 1] units).
+pub const OPENAI_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
+
+/// Decodes an image file, detecting the format from its content.
+///
+/// The result holds the pixels as PIL would open them: PNG palette images are expanded to RGB,
+/// tRNS transparency keys are ignored (PIL keeps such images opaque), 16-bit samples are kept,
+/// EXIF orientation is not applied (open_clip does not apply it either).
+pub fn load_image(path: &Path) -> Result<DynamicImage, ImageError> {
+    decode::decode_path(path).map(|d| d.image)
+}
+
+/// [`load_image`] for an in-memory file (e.g. a member of a tar shard); errors name `label`.
+pub fn load_image_bytes(bytes: &[u8], label: &Path) -> Result<DynamicImage, ImageError> {
+    decode::decode_bytes(bytes, label).map(|d| d.image)
+}
+
+/// Turns an image into a CLIP input: CHW, normalised with [`OPENAI_MEAN`]/[`OPENAI_STD`],
+/// `3 * size * size` values.
+///
+/// The resize runs in the PIL mode matching the `DynamicImage` variant (`Rgba8` as "RGBA",
+/// `Luma16` as "I;16", ...). A `DynamicImage` cannot tell that its source was a palette or
+/// 1-bit image, which PIL resizes with nearest-neighbour; use [`preprocess_path`] or
+/// [`preprocess_bytes`] to get that case right too.
+///
+/// # Panics
+/// If `size` is 0 or the image has a zero dimension.
+pub fn preprocess(img: &DynamicImage, size: usize) -> Vec<f32> {
+    let mut out = vec![0.0; 3 * size * size];
+    preprocess_into(img, size, &mut out);
+    out
+}
+
+/// [`preprocess`] writing into a caller-provided buffer (e.g. one slot of a batch tensor).
+///
+/// # Panics
+/// If `out.len() != 3 * size * size`, `size` is 0 or the image has a zero dimension.
+pub fn preprocess_into(img: &DynamicImage, size: usize, out: &mut [f32]) {
+    transform_into(img, false, size, out);
+}
+
+fn transform_into(img: &DynamicImage, nearest: bool, size: usize, out: &mut [f32]) {
+    assert!(size > 0, "preprocess size must be positive");
+    assert_eq!(
+        out.len(),
+        3 * size * size,
+        "output buffer must hold 3*size*size values"
+    );
+    let rgb = transform::resize_crop_rgb(img, size, nearest);
+    transform::normalize_into(&rgb, size, out);
+}
+
+/// Loads and preprocesses an image file exactly as open_clip's eval transform would.
+pub fn preprocess_path(path: &Path, size: usize) -> Result<Vec<f32>, ImageError> {
+    let decoded = decode::decode_path(path)?;
+    let mut out = vec![0.0; 3 * size * size];
+    transform_into(&decoded.image, decoded.nearest, size, &mut out);
+    Ok(out)
+}
+
+/// [`preprocess_path`] for an in-memory file; errors name `label`.
+pub fn preprocess_bytes(bytes: &[u8], label: &Path, size: usize) -> Result<Vec<f32>, ImageError> {
+    let decoded = decode::decode_bytes(bytes, label)?;
+    let mut out = vec![0.0; 3 * size * size];
+    transform_into(&decoded.image, decoded.nearest, size, &mut out);
+    Ok(out)
+}
+
+/// The RGB conversion PIL's `convert("RGB")` performs: alpha dropped (not composited), grey
+/// replicated, 16-bit RGB(A) reduced to its high byte, 16-bit grey ("I;16") clipped at 255.
+pub fn to_rgb8(img: &DynamicImage) -> RgbImage {
+    transform::to_rgb8(img)
+}
+
+/// Inverse of the normalisation, for saving model inputs or visualising optimised images:
+/// `round((x * std + mean) * 255)` clamped to [0, 255].
+///
+/// # Panics
+/// If `chw.len() != 3 * size * size`.
+pub fn denormalize_to_rgb8(chw: &[f32], size: usize) -> RgbImage {
+    assert_eq!(
+        chw.len(),
+        3 * size * size,
+        "input must hold 3*size*size values"
+    );
+    let plane = size * size;
+    let mut data = vec![0u8; 3 * plane];
+    for (i, px) in data.chunks_exact_mut(3).enumerate() {
+        for (c, v) in px.iter_mut().enumerate() {
+            let x = chw[c * plane + i] * OPENAI_STD[c] + OPENAI_MEAN[c];
+            *v = (x * 255.0).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    RgbImage::from_raw(size as u32, size as u32, data).expect("buffer size matches dimensions")
+}
