@@ -110,4 +110,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The built-in synthetic world.
+    World {
+        #[command(subcommand)]
+        command: WorldCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WorldCommand {
+    /// Write N samples of a split as PNGs plus `captions.jsonl` (deterministic from the seed).
+    Sample {
+        /// train, val, test or attack.
+        #[arg(long, default_value = "train")]
+        split: String,
+        #[arg(long, default_value_t = 64)]
+        n: u64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        /// Image side in pixels.
+        #[arg(long, default_value_t = 96)]
+        size: u32,
+    },
 }

@@ -139,6 +139,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::World { command } => crate::world::run(command)?,
         Command::Info { model, json } => {
             let ckpt = clipneurons_checkpoint::load(&model.model)?;
             let cfg = clipneurons_model::ClipConfig::from_state_dict(&ckpt.tensors)

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod io;
+mod world;
 
 use clap::Parser;
 
