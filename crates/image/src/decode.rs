@@ -1,6 +1,7 @@
 //! Decoding with limits, keeping the pixel layout PIL would hold.
 //!
-//! The `image` crate is used for format detection and for BMP/TIFF/WebP. PNG and GIF are
+//! The `image` crate is used for format detection and for BMP/TIFF/WebP (for BMP we read the
+//! palette ourselves to know whether PIL would use nearest-neighbour). PNG and GIF are
 //! decoded with the `png`/`gif` crates directly because PIL's behaviour depends on facts that
 //! `image` hides: palette images (mode "P") and 1-bit images (mode "1") are resized with
 //! nearest-neighbour by PIL, and a tRNS transparency key does not turn an image into RGBA in PIL
@@ -71,7 +72,8 @@ fn decode_reader<R: BufRead + Seek>(r: R, path: &Path) -> Result<Decoded, ImageE
         Some(ImageFormat::Png) => decode_png(reader.into_inner(), path),
         Some(ImageFormat::Gif) => decode_gif(reader.into_inner(), path),
         Some(ImageFormat::Jpeg) => decode_jpeg(reader.into_inner(), path),
-        Some(_) => decode_generic(reader, path),
+        Some(ImageFormat::Bmp) => decode_bmp(reader.into_inner(), path),
+        Some(_) => decode_generic(reader, path, false),
     }
 }
 
@@ -113,6 +115,7 @@ fn map_image_error(path: &Path, e: image::ImageError) -> ImageError {
 fn decode_generic<R: BufRead + Seek>(
     mut reader: ImageReader<R>,
     path: &Path,
+    nearest: bool,
 ) -> Result<Decoded, ImageError> {
     let mut limits = Limits::default();
     limits.max_alloc = Some(MAX_ALLOC);
@@ -123,27 +126,81 @@ fn decode_generic<R: BufRead + Seek>(
     let (w, h) = decoder.dimensions();
     check_pixels(path, w.into(), h.into())?;
     let image = DynamicImage::from_decoder(decoder).map_err(|e| map_image_error(path, e))?;
-    Ok(Decoded {
-        image,
-        nearest: false,
-    })
+    Ok(Decoded { image, nearest })
 }
 
-fn decode_jpeg<R: Read + Seek>(mut r: R, path: &Path) -> Result<Decoded, ImageError> {
+fn read_all<R: Read>(mut r: R, path: &Path) -> Result<Vec<u8>, ImageError> {
     let mut data = Vec::new();
     r.read_to_end(&mut data).map_err(|e| ImageError::Io {
         path: path.to_owned(),
         reason: one_line(e),
     })?;
+    Ok(data)
+}
+
+fn decode_bmp<R: Read>(r: R, path: &Path) -> Result<Decoded, ImageError> {
+    let data = read_all(r, path)?;
+    let nearest = bmp_is_palette_mode(&data);
+    decode_generic(
+        ImageReader::with_format(Cursor::new(&data), ImageFormat::Bmp),
+        path,
+        nearest,
+    )
+}
+
+/// Whether PIL opens this BMP in mode "P" or "1" (1/4/8-bit with a palette that is not the
+/// identity grey ramp, or a two-colour one), which it resizes with nearest-neighbour.
+fn bmp_is_palette_mode(data: &[u8]) -> bool {
+    let le = |o: usize, n: usize| -> Option<usize> {
+        let b = data.get(o..o + n)?;
+        Some(b.iter().rev().fold(0, |v, &x| v << 8 | usize::from(x)))
+    };
+    let inner = || -> Option<bool> {
+        let header = le(14, 4)?;
+        let (bits, colors, entry) = match header {
+            12 => (le(24, 2)?, 0, 3),
+            40 | 52 | 56 | 64 | 108 | 124 => (le(28, 2)?, le(46, 4)?, 4),
+            _ => return None,
+        };
+        if bits > 8 {
+            return Some(false);
+        }
+        let colors = if colors == 0 { 1 << bits } else { colors };
+        if colors > 256 {
+            return None;
+        }
+        let palette = data.get(14 + header..14 + header + entry * colors)?;
+        let grey_at = |i: usize, v: u8| palette[i * entry..i * entry + 3] == [v, v, v];
+        let grey = if colors == 2 {
+            grey_at(0, 0) && grey_at(1, 255)
+        } else {
+            (0..colors).all(|i| grey_at(i, i as u8))
+        };
+        Some(!grey || colors <= 2)
+    };
+    inner().unwrap_or(false)
+}
+
+fn decode_jpeg<R: Read>(r: R, path: &Path) -> Result<Decoded, ImageError> {
+    let data = read_all(r, path)?;
     match crate::jpeg::decode(&data, MAX_PIXELS) {
         Ok(crate::jpeg::Decoded::Image(image)) => Ok(Decoded {
             image,
             nearest: false,
         }),
-        Ok(crate::jpeg::Decoded::Unsupported) => decode_generic(
+        Ok(crate::jpeg::Decoded::Unsupported(feature)) => decode_generic(
             ImageReader::with_format(Cursor::new(&data), ImageFormat::Jpeg),
             path,
-        ),
+            false,
+        )
+        .map_err(|e| match feature {
+            // The fallback cannot do it either: say what is missing, not "corrupt".
+            Some(f) => ImageError::Unsupported {
+                path: path.to_owned(),
+                reason: f.to_owned(),
+            },
+            None => e,
+        }),
         Err(crate::jpeg::Truncated) => Err(decode_error(path, "JPEG data ends prematurely")),
     }
 }

@@ -12,8 +12,9 @@ pub enum ImageError {
     #[error("image file {} is empty (0 bytes); re-download or remove it", path.display())]
     Empty { path: PathBuf },
 
-    /// The content is not recognised as an image, or is a format this build cannot decode.
-    #[error("{} is not an image in a supported format ({reason}); supported: PNG, JPEG, GIF, BMP, TIFF, WebP", path.display())]
+    /// The content is not recognised as an image, or uses a format or feature this build
+    /// cannot decode.
+    #[error("{} is not an image this build can decode ({reason}); supported: PNG, JPEG, GIF, BMP, TIFF, WebP, convert the file to one of these", path.display())]
     Unsupported { path: PathBuf, reason: String },
 
     /// The content looks like an image but is corrupt or truncated.

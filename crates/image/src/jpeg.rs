@@ -8,15 +8,16 @@
 //! JPEGs that matter in practice — 8-bit baseline, extended-sequential and progressive Huffman,
 //! greyscale or three-component YCbCr/RGB, any integer chroma subsampling — and
 //! answers [`Decoded::Unsupported`] for anything else (CMYK, arithmetic coding, 12-bit,
-//! lossless, non-integer sampling ratios, corrupt entropy data, progressive files that libjpeg would smooth)
-//! so the caller can fall back to a general decoder.
+//! lossless, non-integer sampling ratios, corrupt entropy data, progressive files that libjpeg
+//! would smooth) so the caller can fall back to a general decoder.
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
 pub(crate) enum Decoded {
     Image(DynamicImage),
-    /// A valid or damaged file outside the exact subset; decode it another way.
-    Unsupported,
+    /// A valid or damaged file outside the exact subset; decode it another way. Names the
+    /// coding feature when that is the reason (other decoders may lack it too).
+    Unsupported(Option<&'static str>),
 }
 
 /// The data ended in the middle of the image (PIL refuses such files too).
@@ -24,6 +25,7 @@ pub(crate) struct Truncated;
 
 /// Zigzag position → natural (row-major) index; 16 extra entries absorb corrupt run lengths
 /// the way libjpeg's table does.
+#[rustfmt::skip]
 const NATURAL: [usize; 80] = [
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
     13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
@@ -35,6 +37,7 @@ const NATURAL: [usize; 80] = [
 enum Stop {
     Truncated,
     Unsupported,
+    Feature(&'static str),
 }
 
 type R<T> = Result<T, Stop>;
@@ -74,6 +77,10 @@ impl Huffman {
             h.valptr[len] = k as i32;
             h.mincode[len] = code;
             for _ in 0..n {
+                // libjpeg rejects codes that do not fit their length (or are all ones).
+                if code + 1 >= 1 << len {
+                    return unsupported();
+                }
                 if len as u32 <= LOOKAHEAD {
                     let shift = LOOKAHEAD - len as u32;
                     let first = (code as usize) << shift;
@@ -86,10 +93,6 @@ impl Huffman {
             }
             if n > 0 {
                 h.maxcode[len] = code - 1;
-            }
-            // libjpeg rejects tables whose codes do not fit their length (or are all ones).
-            if code >= 1 << len {
-                return unsupported();
             }
             code <<= 1;
         }
@@ -225,9 +228,7 @@ impl<'a> Bits<'a> {
         self.pad = 0;
         self.stop = None;
         // Skip the padding of the finished interval up to the marker.
-        while self.pos + 1 < self.data.len()
-            && !(self.data[self.pos] == 0xFF && !matches!(self.data[self.pos + 1], 0x00 | 0xFF))
-        {
+        while self.pos + 1 < self.data.len() && !is_marker(self.data, self.pos, false) {
             self.pos += 1;
         }
         if self.pos + 1 >= self.data.len() {
@@ -279,6 +280,17 @@ struct Scan {
     al: u32,
 }
 
+/// Whether a marker starts at `p` (0xFF then a byte that is not stuffing or fill), optionally
+/// not counting restart markers.
+fn is_marker(data: &[u8], p: usize, skip_restarts: bool) -> bool {
+    data[p] == 0xFF
+        && match data[p + 1] {
+            0x00 | 0xFF => false,
+            0xD0..=0xD7 => !skip_restarts,
+            _ => true,
+        }
+}
+
 fn be16(data: &[u8], pos: usize) -> R<usize> {
     match data.get(pos..pos + 2) {
         Some(b) => Ok(usize::from(u16::from_be_bytes([b[0], b[1]]))),
@@ -292,7 +304,8 @@ pub(crate) fn decode(data: &[u8], max_pixels: u64) -> Result<Decoded, Truncated>
     match decode_inner(data, max_pixels) {
         Ok(img) => Ok(Decoded::Image(img)),
         Err(Stop::Truncated) => Err(Truncated),
-        Err(Stop::Unsupported) => Ok(Decoded::Unsupported),
+        Err(Stop::Unsupported) => Ok(Decoded::Unsupported(None)),
+        Err(Stop::Feature(f)) => Ok(Decoded::Unsupported(Some(f))),
     }
 }
 
@@ -310,23 +323,33 @@ fn decode_inner(data: &[u8], max_pixels: u64) -> R<DynamicImage> {
     let mut adobe: Option<u8> = None;
     let mut scans = 0;
     loop {
-        // Find the next marker, skipping fill bytes (libjpeg tolerates garbage with a warning,
-        // we leave that to the fallback).
-        if data.get(pos) != Some(&0xFF) {
-            if pos >= data.len() && scans > 0 && !frame.as_ref().is_some_and(|f| f.progressive) {
+        // Find the next marker as libjpeg's `next_marker` does: stray bytes and stuffed 0xFF00
+        // pairs are skipped (libjpeg only warns), as are 0xFF fill bytes.
+        let marker = loop {
+            match data.get(pos) {
+                None => break None,
+                Some(0xFF) => {
+                    while data.get(pos) == Some(&0xFF) {
+                        pos += 1;
+                    }
+                    match data.get(pos) {
+                        Some(0x00) => pos += 1,
+                        Some(&m) => {
+                            pos += 1;
+                            break Some(m);
+                        }
+                        None => break None,
+                    }
+                }
+                Some(_) => pos += 1,
+            }
+        };
+        let Some(marker) = marker else {
+            if scans > 0 && !frame.as_ref().is_some_and(|f| f.progressive) {
                 break; // a sequential file missing its EOI still has every row
             }
-            return if pos >= data.len() {
-                Err(Stop::Truncated)
-            } else {
-                unsupported()
-            };
-        }
-        while data.get(pos) == Some(&0xFF) {
-            pos += 1;
-        }
-        let marker = *data.get(pos).ok_or(Stop::Truncated)?;
-        pos += 1;
+            return Err(Stop::Truncated);
+        };
         match marker {
             0xD9 => break,
             0xD0..=0xD7 | 0x01 => continue,
@@ -340,24 +363,23 @@ fn decode_inner(data: &[u8], max_pixels: u64) -> R<DynamicImage> {
         let seg = data.get(pos + 2..pos + len).ok_or(Stop::Truncated)?;
         pos += len;
         match marker {
-            0xC0 | 0xC1 | 0xC2 => {
+            0xC0..=0xC2 => {
                 if frame.is_some() {
                     return unsupported();
                 }
                 frame = Some(parse_frame(seg, marker == 0xC2, max_pixels)?);
             }
-            0xC3 | 0xC5..=0xCF | 0xDC => return unsupported(),
+            0xC3 | 0xC7 | 0xCB | 0xCF => return Err(Stop::Feature("lossless JPEG")),
+            0xC9..=0xCA | 0xCC | 0xCD..=0xCE => return Err(Stop::Feature("arithmetic-coded JPEG")),
+            0xC5 | 0xC6 => return Err(Stop::Feature("hierarchical JPEG")),
+            0xC8 | 0xDC => return unsupported(),
             0xC4 => parse_dht(seg, &mut dc_tables, &mut ac_tables)?,
             0xDB => parse_dqt(seg, &mut qt)?,
             0xDD => {
                 restart_interval = be16(seg, 0).map_err(|_| Stop::Unsupported)?;
             }
             0xE0 => jfif |= seg.len() >= 14 && seg.starts_with(b"JFIF\0"),
-            0xEE => {
-                if seg.len() >= 12 && seg.starts_with(b"Adobe") {
-                    adobe = Some(seg[11]);
-                }
-            }
+            0xEE if seg.len() >= 12 && seg.starts_with(b"Adobe") => adobe = Some(seg[11]),
             0xDA => {
                 let Some(f) = frame.as_mut() else {
                     return unsupported();
@@ -409,12 +431,6 @@ fn decode_inner(data: &[u8], max_pixels: u64) -> R<DynamicImage> {
             GrayImage::from_raw(w as u32, h as u32, out).ok_or(Stop::Unsupported)?,
         ));
     }
-    let full: Vec<Vec<u8>> = f
-        .comps
-        .iter()
-        .zip(&planes)
-        .map(|(c, p)| upsample(c, p, &f))
-        .collect::<R<_>>()?;
     let ycc = if jfif {
         true
     } else if let Some(t) = adobe {
@@ -423,26 +439,24 @@ fn decode_inner(data: &[u8], max_pixels: u64) -> R<DynamicImage> {
         let ids: Vec<u8> = f.comps.iter().map(|c| c.id).collect();
         ids != [82, 71, 66]
     };
-    let mut rgb = vec![0u8; w * h * 3];
-    if ycc {
-        let t = YccTables::new();
-        for (i, px) in rgb.chunks_exact_mut(3).enumerate() {
-            let (y, cb, cr) = (full[0][i], full[1][i], full[2][i]);
-            px.copy_from_slice(&t.convert(y, cb, cr));
-        }
-    } else {
-        for (i, px) in rgb.chunks_exact_mut(3).enumerate() {
-            px.copy_from_slice(&[full[0][i], full[1][i], full[2][i]]);
-        }
-    }
+    let mut ups: Vec<Upsampler> = f
+        .comps
+        .iter()
+        .zip(&planes)
+        .map(|(c, p)| Upsampler::new(c, p, &f))
+        .collect::<R<_>>()?;
+    let rgb = to_rgb(&mut ups, ycc, w, h);
     Ok(DynamicImage::ImageRgb8(
         RgbImage::from_raw(w as u32, h as u32, rgb).ok_or(Stop::Unsupported)?,
     ))
 }
 
 fn parse_frame(seg: &[u8], progressive: bool, max_pixels: u64) -> R<Frame> {
-    if seg.len() < 6 || seg[0] != 8 {
-        return unsupported(); // 12/16-bit precision
+    if seg.len() < 6 {
+        return unsupported();
+    }
+    if seg[0] != 8 {
+        return Err(Stop::Feature("12-bit JPEG"));
     }
     let height = be16(seg, 1)?;
     let width = be16(seg, 3)?;
@@ -607,12 +621,11 @@ fn parse_scan(seg: &[u8], f: &mut Frame) -> R<Scan> {
             if scan.ss > 0 && bits[0] < 0 {
                 return unsupported(); // AC before DC
             }
-            for k in scan.ss..=scan.se {
-                let expected = bits[k].max(0);
-                if scan.ah as i32 != expected {
+            for b in &mut bits[scan.ss..=scan.se] {
+                if scan.ah as i32 != (*b).max(0) {
                     return unsupported();
                 }
-                bits[k] = scan.al as i32;
+                *b = scan.al as i32;
             }
         }
     } else {
@@ -733,9 +746,7 @@ fn decode_scan(
     bits.check()?;
     // Continue after the entropy-coded data: the next marker that is not a restart.
     let mut p = bits.pos;
-    while p + 1 < data.len()
-        && !(data[p] == 0xFF && !matches!(data[p + 1], 0x00 | 0xD0..=0xD7 | 0xFF))
-    {
+    while p + 1 < data.len() && !is_marker(data, p, true) {
         p += 1;
     }
     Ok(if p + 1 < data.len() { p } else { data.len() })
@@ -886,117 +897,142 @@ fn would_smooth(f: &Frame, quant: &[[u16; 64]]) -> bool {
     useful
 }
 
-/// libjpeg's post-IDCT range limit: `range_limit[x & 1023]`, which clamps to 0..=255 around
-/// the centre and wraps far outside it.
-#[inline]
-fn range_limit(x: i32) -> u8 {
-    let t = x & 1023;
-    match t {
-        0..=127 => (t + 128) as u8,
-        128..=511 => 255,
-        512..=895 => 0,
-        _ => (t - 896) as u8,
+/// libjpeg's post-IDCT range-limit table, indexed by `x & 1023`: clamps to 0..=255 around the
+/// centre and wraps far outside it (what corrupt data produces).
+static RANGE_LIMIT: [u8; 1024] = {
+    let mut t = [0u8; 1024];
+    let mut i = 0;
+    while i < 1024 {
+        t[i] = match i {
+            0..=127 => (i + 128) as u8,
+            128..=511 => 255,
+            512..=895 => 0,
+            _ => (i - 896) as u8,
+        };
+        i += 1;
     }
-}
+    t
+};
 
-const CONST_BITS: i64 = 13;
-const PASS1_BITS: i64 = 2;
-const FIX_0_298631336: i64 = 2446;
-const FIX_0_390180644: i64 = 3196;
-const FIX_0_541196100: i64 = 4433;
-const FIX_0_765366865: i64 = 6270;
-const FIX_0_899976223: i64 = 7373;
-const FIX_1_175875602: i64 = 9633;
-const FIX_1_501321110: i64 = 12299;
-const FIX_1_847759065: i64 = 15137;
-const FIX_1_961570560: i64 = 16069;
-const FIX_2_053119869: i64 = 16819;
-const FIX_2_562915447: i64 = 20995;
-const FIX_3_072711026: i64 = 25172;
-
-#[inline]
-fn descale(x: i64, n: i64) -> i64 {
-    (x + (1 << (n - 1))) >> n
-}
-
-/// One 1-D pass of libjpeg's `jpeg_idct_islow` butterfly on inputs `i[0..8]`, returning the
-/// eight outputs before descaling.
 #[inline(always)]
-fn islow_1d(i: [i64; 8]) -> [i64; 8] {
-    let (z2, z3) = (i[2], i[6]);
-    let z1 = (z2 + z3) * FIX_0_541196100;
-    let tmp2 = z1 + z3 * -FIX_1_847759065;
-    let tmp3 = z1 + z2 * FIX_0_765366865;
-    let tmp0 = (i[0] + i[4]) << CONST_BITS;
-    let tmp1 = (i[0] - i[4]) << CONST_BITS;
-    let (tmp10, tmp13) = (tmp0 + tmp3, tmp0 - tmp3);
-    let (tmp11, tmp12) = (tmp1 + tmp2, tmp1 - tmp2);
-
-    let (t0, t1, t2, t3) = (i[7], i[5], i[3], i[1]);
-    let z1 = t0 + t3;
-    let z2 = t1 + t2;
-    let z3 = t0 + t2;
-    let z4 = t1 + t3;
-    let z5 = (z3 + z4) * FIX_1_175875602;
-    let t0 = t0 * FIX_0_298631336;
-    let t1 = t1 * FIX_2_053119869;
-    let t2 = t2 * FIX_3_072711026;
-    let t3 = t3 * FIX_1_501321110;
-    let z1 = z1 * -FIX_0_899976223;
-    let z2 = z2 * -FIX_2_562915447;
-    let z3 = z3 * -FIX_1_961570560 + z5;
-    let z4 = z4 * -FIX_0_390180644 + z5;
-    let t0 = t0 + z1 + z3;
-    let t1 = t1 + z2 + z4;
-    let t2 = t2 + z2 + z3;
-    let t3 = t3 + z1 + z4;
-    [
-        tmp10 + t3,
-        tmp11 + t2,
-        tmp12 + t1,
-        tmp13 + t0,
-        tmp13 - t0,
-        tmp12 - t1,
-        tmp11 - t2,
-        tmp10 - t3,
-    ]
+fn range_limit(x: i32) -> u8 {
+    RANGE_LIMIT[(x & 1023) as usize]
 }
 
-/// libjpeg's accurate integer IDCT of one block into `out` (row stride `stride`).
-fn idct_islow(coef: &[i16; 64], q: &[u16; 64], out: &mut [u8], stride: usize) {
-    let mut ws = [0i32; 64];
-    for col in 0..8 {
-        // libjpeg-turbo (SIMD build) keeps quantisers as i16 and multiplies in int.
-        let deq =
-            |r: usize| i64::from(i32::from(coef[r * 8 + col]) * i32::from(q[r * 8 + col] as i16));
-        if (1..8).all(|r| coef[r * 8 + col] == 0) {
-            let dc = (deq(0) << PASS1_BITS) as i32;
-            for r in 0..8 {
-                ws[r * 8 + col] = dc;
-            }
-            continue;
-        }
-        let o = islow_1d(std::array::from_fn(deq));
-        for r in 0..8 {
-            ws[r * 8 + col] = descale(o[r], CONST_BITS - PASS1_BITS) as i32;
+const CONST_BITS: u32 = 13;
+const PASS1_BITS: u32 = 2;
+const FIX_0_298631336: i32 = 2446;
+const FIX_0_390180644: i32 = 3196;
+const FIX_0_541196100: i32 = 4433;
+const FIX_0_765366865: i32 = 6270;
+const FIX_0_899976223: i32 = 7373;
+const FIX_1_175875602: i32 = 9633;
+const FIX_1_501321110: i32 = 12299;
+const FIX_1_847759065: i32 = 15137;
+const FIX_1_961570560: i32 = 16069;
+const FIX_2_053119869: i32 = 16819;
+const FIX_2_562915447: i32 = 20995;
+const FIX_3_072711026: i32 = 25172;
+
+type Lanes = [[i32; 8]; 8];
+
+/// Eight independent 1-D passes of libjpeg's `jpeg_idct_islow` butterfly, one per lane
+/// (`x[k][lane]` is frequency `k`), descaled by `shift` bits. Lane-wise code lets the compiler
+/// vectorise; i32 wrapping arithmetic matches libjpeg-turbo's SIMD IDCT (and its C IDCT on
+/// every input a real 8-bit JPEG can produce).
+#[inline(always)]
+fn islow_lanes(x: &Lanes, shift: u32) -> Lanes {
+    let mut o = [[0i32; 8]; 8];
+    let round = 1i32 << (shift - 1);
+    for l in 0..8 {
+        let (z2, z3) = (x[2][l], x[6][l]);
+        let z1 = z2.wrapping_add(z3).wrapping_mul(FIX_0_541196100);
+        let tmp2 = z1.wrapping_add(z3.wrapping_mul(-FIX_1_847759065));
+        let tmp3 = z1.wrapping_add(z2.wrapping_mul(FIX_0_765366865));
+        let tmp0 = x[0][l].wrapping_add(x[4][l]).wrapping_shl(CONST_BITS);
+        let tmp1 = x[0][l].wrapping_sub(x[4][l]).wrapping_shl(CONST_BITS);
+        let (tmp10, tmp13) = (tmp0.wrapping_add(tmp3), tmp0.wrapping_sub(tmp3));
+        let (tmp11, tmp12) = (tmp1.wrapping_add(tmp2), tmp1.wrapping_sub(tmp2));
+
+        let (t0, t1, t2, t3) = (x[7][l], x[5][l], x[3][l], x[1][l]);
+        let z1 = t0.wrapping_add(t3);
+        let z2 = t1.wrapping_add(t2);
+        let z3 = t0.wrapping_add(t2);
+        let z4 = t1.wrapping_add(t3);
+        let z5 = z3.wrapping_add(z4).wrapping_mul(FIX_1_175875602);
+        let t0 = t0.wrapping_mul(FIX_0_298631336);
+        let t1 = t1.wrapping_mul(FIX_2_053119869);
+        let t2 = t2.wrapping_mul(FIX_3_072711026);
+        let t3 = t3.wrapping_mul(FIX_1_501321110);
+        let z1 = z1.wrapping_mul(-FIX_0_899976223);
+        let z2 = z2.wrapping_mul(-FIX_2_562915447);
+        let z3 = z3.wrapping_mul(-FIX_1_961570560).wrapping_add(z5);
+        let z4 = z4.wrapping_mul(-FIX_0_390180644).wrapping_add(z5);
+        let t0 = t0.wrapping_add(z1).wrapping_add(z3);
+        let t1 = t1.wrapping_add(z2).wrapping_add(z4);
+        let t2 = t2.wrapping_add(z2).wrapping_add(z3);
+        let t3 = t3.wrapping_add(z1).wrapping_add(z4);
+        let out = [
+            tmp10.wrapping_add(t3),
+            tmp11.wrapping_add(t2),
+            tmp12.wrapping_add(t1),
+            tmp13.wrapping_add(t0),
+            tmp13.wrapping_sub(t0),
+            tmp12.wrapping_sub(t1),
+            tmp11.wrapping_sub(t2),
+            tmp10.wrapping_sub(t3),
+        ];
+        for (k, v) in out.into_iter().enumerate() {
+            o[k][l] = v.wrapping_add(round) >> shift;
         }
     }
-    for row in 0..8 {
-        let w = &ws[row * 8..row * 8 + 8];
-        let line = &mut out[row * stride..row * stride + 8];
-        if w[1..].iter().all(|&v| v == 0) {
-            line.fill(range_limit(descale(i64::from(w[0]), PASS1_BITS + 3) as i32));
-            continue;
-        }
-        let o = islow_1d(std::array::from_fn(|i| i64::from(w[i])));
-        for (px, v) in line.iter_mut().zip(o) {
-            *px = range_limit(descale(v, CONST_BITS + PASS1_BITS + 3) as i32);
+    o
+}
+
+#[inline(always)]
+fn transpose(m: &Lanes) -> Lanes {
+    std::array::from_fn(|i| std::array::from_fn(|j| m[j][i]))
+}
+
+/// libjpeg's accurate integer IDCT (`jpeg_idct_islow`) of one block into `out` (row stride
+/// `stride`). Its all-zero-AC shortcuts give the same values as the full butterfly, so they
+/// are omitted.
+#[inline(always)]
+fn idct_islow(coef: &[i16; 64], q: &[i32; 64], out: &mut [u8], stride: usize) {
+    // Columns first: lanes are columns, k the vertical frequency.
+    let x: Lanes =
+        std::array::from_fn(|k| std::array::from_fn(|c| i32::from(coef[k * 8 + c]) * q[k * 8 + c]));
+    let ws = islow_lanes(&x, CONST_BITS - PASS1_BITS);
+    // Then rows: lanes are rows, k the horizontal frequency.
+    let px = islow_lanes(&transpose(&ws), CONST_BITS + PASS1_BITS + 3);
+    for (row, line) in out.chunks_mut(stride).take(8).enumerate() {
+        for (col, o) in line[..8].iter_mut().enumerate() {
+            *o = range_limit(px[col][row]);
         }
     }
 }
 
 /// The component's samples (padded to whole blocks), row stride `bw * 8`.
 fn idct_plane(c: &Component, q: &[u16; 64]) -> Vec<u8> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the running CPU supports AVX2.
+        return unsafe { idct_plane_avx2(c, q) };
+    }
+    idct_plane_impl(c, q)
+}
+
+/// [`idct_plane`] compiled with AVX2 (8-lane i32 multiplies), bit-identical results.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn idct_plane_avx2(c: &Component, q: &[u16; 64]) -> Vec<u8> {
+    idct_plane_impl(c, q)
+}
+
+#[inline(always)]
+fn idct_plane_impl(c: &Component, q: &[u16; 64]) -> Vec<u8> {
+    // libjpeg-turbo (SIMD build) keeps quantisers as i16.
+    let q: [i32; 64] = std::array::from_fn(|i| i32::from(q[i] as i16));
     let stride = c.bw * 8;
     let rows = c.dh.div_ceil(8).min(c.bh);
     let cols = c.dw.div_ceil(8).min(c.bw);
@@ -1004,88 +1040,88 @@ fn idct_plane(c: &Component, q: &[u16; 64]) -> Vec<u8> {
     for by in 0..rows {
         for bx in 0..cols {
             let off = by * 8 * stride + bx * 8;
-            idct_islow(&c.coefs[by * c.bw + bx], q, &mut plane[off..], stride);
+            idct_islow(&c.coefs[by * c.bw + bx], &q, &mut plane[off..], stride);
         }
     }
     plane
 }
 
-/// libjpeg-turbo's upsampling of one component to the full image size: fancy (triangle
-/// filter) for 2:1 ratios, box replication for other integer ratios and for components at
-/// most 2 samples wide.
-fn upsample(c: &Component, plane: &[u8], f: &Frame) -> R<Vec<u8>> {
-    let (w, h) = (f.width, f.height);
-    let stride = c.bw * 8;
-    if f.max_h % c.h != 0 || f.max_v % c.v != 0 {
-        return unsupported();
+/// libjpeg-turbo's upsampling of one component, one output row at a time: fancy (triangle
+/// filter) for 2:1 ratios, box replication for other integer ratios and for components at most
+/// 2 samples wide.
+struct Upsampler<'a> {
+    plane: &'a [u8],
+    stride: usize,
+    dw: usize,
+    dh: usize,
+    rh: usize,
+    rv: usize,
+    /// One upsampled row (`rh * dw` samples) before cropping to the image width.
+    tmp: Vec<u8>,
+    sums: Vec<i32>,
+}
+
+impl<'a> Upsampler<'a> {
+    fn new(c: &Component, plane: &'a [u8], f: &Frame) -> R<Self> {
+        if f.max_h % c.h != 0 || f.max_v % c.v != 0 {
+            return unsupported();
+        }
+        let (rh, rv) = (f.max_h / c.h, f.max_v / c.v);
+        Ok(Upsampler {
+            plane,
+            stride: c.bw * 8,
+            dw: c.dw,
+            dh: c.dh,
+            rh,
+            rv,
+            tmp: vec![0; rh * c.dw],
+            sums: vec![0; c.dw],
+        })
     }
-    let (rh, rv) = (f.max_h / c.h, f.max_v / c.v);
-    let row = |y: usize| &plane[y * stride..y * stride + c.dw];
-    let mut out = vec![0u8; w * h];
-    match (rh, rv) {
-        (1, 1) => {
-            for (y, o) in out.chunks_exact_mut(w).enumerate() {
-                o.copy_from_slice(&row(y)[..w]);
-            }
-        }
-        (2, 1) => {
-            let mut tmp = vec![0u8; 2 * c.dw];
-            for (y, o) in out.chunks_exact_mut(w).enumerate() {
-                let r = row(y);
-                if c.dw > 2 {
-                    h2v1_fancy(r, &mut tmp);
-                } else {
-                    for (t, &v) in tmp.chunks_exact_mut(2).zip(r) {
-                        t.fill(v);
-                    }
-                }
-                o.copy_from_slice(&tmp[..w]);
-            }
-        }
-        (1, 2) | (2, 2) => {
-            let mut tmp = vec![0u8; rh * c.dw];
-            let mut sums = vec![0i32; c.dw];
-            for (y, o) in out.chunks_exact_mut(w).enumerate() {
+
+    fn row(&self, y: usize) -> &[u8] {
+        &self.plane[y * self.stride..y * self.stride + self.dw]
+    }
+
+    /// Output row `y`, `w` samples.
+    #[inline(always)]
+    fn output_row(&mut self, y: usize, w: usize) -> &[u8] {
+        let plane = self.plane;
+        let (stride, dw) = (self.stride, self.dw);
+        let row = |y: usize| &plane[y * stride..y * stride + dw];
+        match (self.rh, self.rv) {
+            (1, 1) => return &self.row(y)[..w],
+            (2, 1) if dw > 2 => h2v1_fancy(row(y), &mut self.tmp),
+            (1, 2) | (2, 2) if self.rh == 1 || dw > 2 => {
                 let inrow = y / 2;
-                let near = row(inrow);
-                if rh == 2 && c.dw <= 2 {
-                    for (t, &v) in tmp.chunks_exact_mut(2).zip(near) {
-                        t.fill(v);
-                    }
-                    o.copy_from_slice(&tmp[..w]);
-                    continue;
-                }
                 // The row above the first and below the last are the edge rows themselves.
                 let (far, bias) = if y % 2 == 0 {
                     (row(inrow.saturating_sub(1)), 1)
                 } else {
-                    (row((inrow + 1).min(c.dh - 1)), 2)
+                    (row((inrow + 1).min(self.dh - 1)), 2)
                 };
-                for ((s, &a), &b) in sums.iter_mut().zip(near).zip(far) {
+                for ((s, &a), &b) in self.sums.iter_mut().zip(row(inrow)).zip(far) {
                     *s = 3 * i32::from(a) + i32::from(b);
                 }
-                if rh == 1 {
-                    for (t, &s) in tmp.iter_mut().zip(&sums) {
+                if self.rh == 1 {
+                    for (t, &s) in self.tmp.iter_mut().zip(&self.sums) {
                         *t = ((s + bias) >> 2) as u8;
                     }
                 } else {
-                    h2v2_fancy(&sums, &mut tmp);
+                    h2v2_fancy(&self.sums, &mut self.tmp);
                 }
-                o.copy_from_slice(&tmp[..w]);
             }
-        }
-        _ => {
-            for (y, o) in out.chunks_exact_mut(w).enumerate() {
-                let r = row(y / rv);
-                for (x, px) in o.iter_mut().enumerate() {
-                    *px = r[x / rh];
+            (rh, rv) => {
+                for (t, &v) in self.tmp.chunks_exact_mut(rh).zip(row(y / rv)) {
+                    t.fill(v);
                 }
             }
         }
+        &self.tmp[..w]
     }
-    Ok(out)
 }
 
+#[inline(always)]
 fn h2v1_fancy(r: &[u8], out: &mut [u8]) {
     let n = r.len();
     let v = |i: usize| i32::from(r[i]);
@@ -1099,6 +1135,7 @@ fn h2v1_fancy(r: &[u8], out: &mut [u8]) {
     out[2 * n - 1] = r[n - 1];
 }
 
+#[inline(always)]
 fn h2v2_fancy(s: &[i32], out: &mut [u8]) {
     let n = s.len();
     out[0] = ((s[0] * 4 + 8) >> 4) as u8;
@@ -1111,37 +1148,62 @@ fn h2v2_fancy(s: &[i32], out: &mut [u8]) {
     out[2 * n - 1] = ((s[n - 1] * 4 + 7) >> 4) as u8;
 }
 
-/// libjpeg's fixed-point YCbCr→RGB tables (`build_ycc_rgb_table`, 16 fraction bits).
-struct YccTables {
-    cr_r: [i32; 256],
-    cb_b: [i32; 256],
-    cr_g: [i64; 256],
-    cb_g: [i64; 256],
+/// Upsamples the three components row by row and converts them to interleaved RGB.
+fn to_rgb(ups: &mut [Upsampler], ycc: bool, w: usize, h: usize) -> Vec<u8> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the running CPU supports AVX2.
+        return unsafe { to_rgb_avx2(ups, ycc, w, h) };
+    }
+    to_rgb_impl(ups, ycc, w, h)
 }
 
-impl YccTables {
-    fn new() -> Self {
-        const ONE_HALF: i64 = 1 << 15;
-        let fix = |x: f64| (x * 65536.0 + 0.5) as i64;
-        let x = |i: usize| i as i64 - 128;
-        YccTables {
-            cr_r: std::array::from_fn(|i| ((fix(1.40200) * x(i) + ONE_HALF) >> 16) as i32),
-            cb_b: std::array::from_fn(|i| ((fix(1.77200) * x(i) + ONE_HALF) >> 16) as i32),
-            cr_g: std::array::from_fn(|i| -fix(0.71414) * x(i)),
-            cb_g: std::array::from_fn(|i| -fix(0.34414) * x(i) + ONE_HALF),
+/// [`to_rgb`] compiled with AVX2, bit-identical results.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn to_rgb_avx2(ups: &mut [Upsampler], ycc: bool, w: usize, h: usize) -> Vec<u8> {
+    to_rgb_impl(ups, ycc, w, h)
+}
+
+#[inline(always)]
+fn to_rgb_impl(ups: &mut [Upsampler], ycc: bool, w: usize, h: usize) -> Vec<u8> {
+    let mut rgb = vec![0u8; w * h * 3];
+    let mut rows = [vec![0u8; w], vec![0u8; w], vec![0u8; w]];
+    for (y, out) in rgb.chunks_exact_mut(w * 3).enumerate() {
+        for (u, r) in ups.iter_mut().zip(rows.iter_mut()) {
+            r.copy_from_slice(u.output_row(y, w));
+        }
+        if ycc {
+            ycc_to_rgb_row(&rows[0], &rows[1], &rows[2], out);
+        } else {
+            for (i, px) in out.chunks_exact_mut(3).enumerate() {
+                px.copy_from_slice(&[rows[0][i], rows[1][i], rows[2][i]]);
+            }
         }
     }
+    rgb
+}
 
-    #[inline]
-    fn convert(&self, y: u8, cb: u8, cr: u8) -> [u8; 3] {
+/// libjpeg's `ycc_rgb_convert`. Its lookup tables (`build_ycc_rgb_table`, 16 fraction bits)
+/// hold exactly these products, so computing them inline gives the same values and
+/// vectorises.
+#[inline(always)]
+fn ycc_to_rgb_row(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
+    const ONE_HALF: i32 = 1 << 15;
+    const CR_R: i32 = 91881; // FIX(1.40200)
+    const CB_B: i32 = 116130; // FIX(1.77200)
+    const CR_G: i32 = 46802; // FIX(0.71414)
+    const CB_G: i32 = 22554; // FIX(0.34414)
+    for (((px, &y), &cb), &cr) in out.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
         let y = i32::from(y);
-        let (cb, cr) = (usize::from(cb), usize::from(cr));
-        let g = ((self.cb_g[cb] + self.cr_g[cr]) >> 16) as i32;
-        [
-            (y + self.cr_r[cr]).clamp(0, 255) as u8,
-            (y + g).clamp(0, 255) as u8,
-            (y + self.cb_b[cb]).clamp(0, 255) as u8,
-        ]
+        let cb = i32::from(cb) - 128;
+        let cr = i32::from(cr) - 128;
+        let r = y + ((CR_R * cr + ONE_HALF) >> 16);
+        let g = y + ((-CB_G * cb + ONE_HALF - CR_G * cr) >> 16);
+        let b = y + ((CB_B * cb + ONE_HALF) >> 16);
+        px[0] = r.clamp(0, 255) as u8;
+        px[1] = g.clamp(0, 255) as u8;
+        px[2] = b.clamp(0, 255) as u8;
     }
 }
 
@@ -1162,7 +1224,7 @@ mod tests {
     fn dc_only_block_is_flat() {
         let mut coef = [0i16; 64];
         coef[0] = 10;
-        let q = [8u16; 64];
+        let q = [8i32; 64];
         let mut out = [0u8; 64];
         idct_islow(&coef, &q, &mut out, 8);
         // 10 * 8 / 8 = 10 above mid-grey.
@@ -1171,7 +1233,10 @@ mod tests {
 
     #[test]
     fn not_a_jpeg_is_unsupported() {
-        assert!(matches!(decode(b"hello", 100), Ok(Decoded::Unsupported)));
+        assert!(matches!(
+            decode(b"hello", 100),
+            Ok(Decoded::Unsupported(None))
+        ));
         assert!(decode(&[0xFF, 0xD8, 0xFF], 100).is_err());
     }
 }

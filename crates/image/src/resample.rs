@@ -196,6 +196,7 @@ fn convert<T: Sample>(t: Taps<f64>) -> Taps<T::Weight> {
 
 /// Horizontal pass over every row of `src` (`w` pixels of `C` samples per row); `src` column 0
 /// is input column `col_offset`. Returns rows of `taps.len.len()` pixels.
+#[inline(always)]
 fn horizontal<T: Sample, const C: usize>(
     src: &[T],
     w: usize,
@@ -209,9 +210,10 @@ fn horizontal<T: Sample, const C: usize>(
     for (in_row, out_row) in src.chunks_exact(w * C).zip(out.chunks_exact_mut(row_len)) {
         for (x, out_px) in out_row.chunks_exact_mut(C).enumerate() {
             let start = taps.start[x] - col_offset;
+            let ws = taps.weights(x);
+            let window = &in_row[start * C..(start + ws.len()) * C];
             let mut acc = [T::zero(); C];
-            for (k, &wk) in taps.weights(x).iter().enumerate() {
-                let px = &in_row[(start + k) * C..(start + k + 1) * C];
+            for (px, &wk) in window.chunks_exact(C).zip(ws) {
                 for c in 0..C {
                     acc[c] = T::mac(acc[c], px[c], wk);
                 }
@@ -227,6 +229,7 @@ fn horizontal<T: Sample, const C: usize>(
 /// Vertical pass over columns `cols` of `src` (`w` pixels of `C` samples per row); `src` row 0
 /// is input row `row_offset`. Whole rows are accumulated at a time so the loop vectorises; each
 /// pixel still sums its taps in Pillow's order.
+#[inline(always)]
 fn vertical<T: Sample, const C: usize>(
     src: &[T],
     w: usize,
@@ -267,6 +270,29 @@ pub(crate) fn bicubic<T: Sample, const C: usize>(
     h: usize,
     win: Window,
 ) -> Vec<T> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the running CPU supports AVX2.
+        return unsafe { bicubic_avx2::<T, C>(src, w, h, win) };
+    }
+    bicubic_impl::<T, C>(src, w, h, win)
+}
+
+/// The same code compiled with AVX2 enabled: the passes vectorise about twice as wide, with
+/// identical integer results.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn bicubic_avx2<T: Sample, const C: usize>(
+    src: &[T],
+    w: usize,
+    h: usize,
+    win: Window,
+) -> Vec<T> {
+    bicubic_impl::<T, C>(src, w, h, win)
+}
+
+#[inline(always)]
+fn bicubic_impl<T: Sample, const C: usize>(src: &[T], w: usize, h: usize, win: Window) -> Vec<T> {
     let n = win.n;
     let ht = convert::<T>(bicubic_taps(w, win.out_w, win.left, n));
     let vt = convert::<T>(bicubic_taps(h, win.out_h, win.top, n));

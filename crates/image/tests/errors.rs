@@ -162,3 +162,50 @@ fn bytes_api_labels_errors() {
     let err = load_image_bytes(b"nope", Path::new("shard-0001.tar/42.jpg")).unwrap_err();
     assert!(err.to_string().contains("shard-0001.tar/42.jpg"), "{err}");
 }
+
+/// Randomly damaged files (bytes changed, flipped, truncated) must give `Ok` or `Err`, never
+/// panic, in every decoder, including the exact JPEG one.
+#[test]
+fn mutated_files_never_panic() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            !matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("py" | "safetensors")
+            )
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20);
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rnd = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for file in files {
+        let orig = std::fs::read(&file).unwrap();
+        for _ in 0..150 {
+            let mut d = orig.clone();
+            for _ in 0..1 + rnd() % 6 {
+                let i = (rnd() as usize) % d.len();
+                match rnd() % 4 {
+                    0 => d[i] = rnd() as u8,
+                    1 => d[i] ^= 1 << (rnd() % 8),
+                    2 => d[i] = 0xFF,
+                    _ => {
+                        d.truncate(i.max(1));
+                        break;
+                    }
+                }
+            }
+            let label = Path::new("mutated");
+            // Ok or Err are both fine; a panic fails the test.
+            let _ = clipneurons_image::preprocess_bytes(&d, label, 24);
+        }
+    }
+}
