@@ -53,7 +53,7 @@ impl ConvBn {
 
 /// NCHW × OIHW convolution, no bias. The single place that picks the convolution kernel.
 pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
-    Ok(x.conv2d(w, padding, stride, 1, 1)?)
+    Ok(clipneurons_kernels::conv2d(x, w, stride, padding)?)
 }
 
 /// PyTorch `Linear` (weight `[out, in]`) on the last dimension.
@@ -75,11 +75,7 @@ impl Linear {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.broadcast_matmul(&self.weight.t()?)?;
-        Ok(match &self.bias {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
-        })
+        Ok(clipneurons_kernels::linear(x, &self.weight, self.bias.as_ref())?)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Input gradients checked by central finite differences along random directions, through every tower kind and
 //! through the layer norms and softmaxes whose fused candle kernels would silently drop the gradient.
 //! Directions: the normalised gradient itself and two seeded random unit vectors. Tolerance:
-//! |fd − ⟨∇f, d⟩| ≤ 2e-2 · max(|fd|, 0.05‖∇f‖) with ε = 1e-2 in f32 (truncation + rounding error; the floor keeps
+//! |fd − ⟨∇f, d⟩| ≤ 2e-2 · max(|fd|, 0.1‖∇f‖) with ε = 1e-2 in f32 (truncation, rounding, and ReLU kinks crossed within ±ε; the floor keeps
 //! a random direction nearly orthogonal to the gradient from demanding more precision than f32 differences have).
 
 use std::path::PathBuf;
@@ -89,7 +89,7 @@ fn check(dir: &str, tap: &str, ch: usize) {
             .to_scalar::<f32>()
             .unwrap();
         assert!(
-            (fd - an).abs() <= 2e-2 * fd.abs().max(0.05 * gnorm),
+            (fd - an).abs() <= 2e-2 * fd.abs().max(0.1 * gnorm),
             "{dir} {tap}:{ch} direction {k}: finite difference {fd} vs analytic {an} (|grad| {gnorm})"
         );
     }
