@@ -110,6 +110,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train the built-in CLIP on the synthetic world (contrastive, from scratch).
+    Train(TrainArgs),
     /// The built-in synthetic world.
     World {
         #[command(subcommand)]
@@ -134,4 +136,46 @@ pub enum WorldCommand {
         #[arg(long, default_value_t = 96)]
         size: u32,
     },
+}
+
+/// `clipneurons train`. Unset flags take the recipe's defaults on a fresh run and the checkpoint's values on
+/// `--resume`; a flag that contradicts the checkpoint is an error rather than a silent change of recipe.
+#[derive(Args, Clone)]
+pub struct TrainArgs {
+    /// Final weights (open_clip safetensors); checkpoints go to `OUT.ckpt/`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Optimisation steps [default: 5000].
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Images (and captions) per step [default: 128].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Seed of the initialisation and the data stream [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Image side in pixels, a multiple of 32 [default: 96].
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// ResNet width (the last stage has 32x as many channels) [default: 16].
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Peak learning rate [default: 0.001].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Warm-up steps [default: 250, at most 5% of --steps].
+    #[arg(long)]
+    pub warmup: Option<u64>,
+    /// Continue the run in `OUT.ckpt/` exactly where it stopped.
+    #[arg(long)]
+    pub resume: bool,
+    /// Write a checkpoint at least every this many steps.
+    #[arg(long, default_value_t = 200)]
+    pub checkpoint_steps: u64,
+    /// ... and at least every this many minutes.
+    #[arg(long, default_value_t = 3.0)]
+    pub checkpoint_minutes: f64,
+    /// No progress bar; print a log line every this many steps instead (0: never).
+    #[arg(long)]
+    pub log_every: Option<u64>,
 }

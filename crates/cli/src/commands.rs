@@ -140,6 +140,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::World { command } => crate::world::run(command)?,
+        Command::Train(args) => crate::train::run(args)?,
         Command::Info { model, json } => {
             let ckpt = clipneurons_checkpoint::load(&model.model)?;
             let cfg = clipneurons_model::ClipConfig::from_state_dict(&ckpt.tensors)

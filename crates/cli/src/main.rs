@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod io;
+mod train;
 mod world;
 
 use clap::Parser;
@@ -13,6 +14,8 @@ fn main() {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error ({info}); please report it with the command you ran");
     }));
+    // Reuse freed heap instead of faulting in fresh zeroed pages for every tensor (see the kernels crate).
+    clipneurons_kernels::tune_allocator();
     let cli = args::Cli::parse();
     if let Err(e) = commands::run(cli) {
         eprintln!("error: {e:#}");
