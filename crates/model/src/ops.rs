@@ -75,7 +75,11 @@ impl Linear {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(clipneurons_kernels::linear(x, &self.weight, self.bias.as_ref())?)
+        Ok(clipneurons_kernels::linear(
+            x,
+            &self.weight,
+            self.bias.as_ref(),
+        )?)
     }
 }
 
