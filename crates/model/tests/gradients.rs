@@ -108,3 +108,30 @@ fn vit_taps_have_correct_input_gradients() {
     check("vit", "visual.transformer.resblocks.1", 2);
     check("vit", "visual.ln_post", 4);
 }
+
+/// Recording from plain pixels must not build an autodiff graph (weights are plain tensors too), while the same
+/// pass from a `Var` must.
+#[test]
+fn forward_only_recording_builds_no_graph() {
+    for (dir, tap) in [
+        ("rn", "visual.layer4.0.add"),
+        ("vit", "visual.transformer.resblocks.1.mlp.gelu"),
+    ] {
+        let m = model(dir);
+        let s = m.image_size();
+        let x = seeded(&[1, 3, s, s], 3);
+        let mut taps = Taps::named(&[tap]);
+        m.forward_image(&x, &mut taps).unwrap();
+        assert!(
+            !taps.get(tap).unwrap().track_op(),
+            "{dir}: forward-only tap tracks a graph"
+        );
+        let var = candle_core::Var::from_tensor(&x).unwrap();
+        let mut taps = Taps::named(&[tap]);
+        m.forward_image(var.as_tensor(), &mut taps).unwrap();
+        assert!(
+            taps.get(tap).unwrap().track_op(),
+            "{dir}: gradient path lost the graph"
+        );
+    }
+}
