@@ -318,6 +318,15 @@ pub fn save_open_clip_safetensors(
     tensors: &BTreeMap<String, Tensor>,
     path: &Path,
 ) -> Result<(), CheckpointError> {
+    save_f32_safetensors(tensors, path)
+}
+
+/// Writes any named tensors (pixels, activations, weights) as an f32 safetensors file, atomically
+/// (temporary file in the same directory, fsync, rename). The one writer every command uses.
+pub fn save_f32_safetensors(
+    tensors: &BTreeMap<String, Tensor>,
+    path: &Path,
+) -> Result<(), CheckpointError> {
     safetensors_io::save(tensors, path)
 }
 

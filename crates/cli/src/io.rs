@@ -1,6 +1,5 @@
 //! File input and output shared by the commands: model loading, images to pixels, atomic tensor writes.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -57,24 +56,8 @@ pub fn image_input(
 
 /// Write tensors to a safetensors file atomically: a partial file never replaces a good one.
 pub fn save_tensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()> {
-    let map: HashMap<String, Tensor> = tensors
-        .iter()
-        .map(|(k, v)| (k.clone(), v.contiguous().unwrap_or(v.clone())))
-        .collect();
-    let tmp = path.with_extension("safetensors.partial");
-    candle_core::safetensors::save(&map, &tmp).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: cannot write ({e}); is the directory writable?",
-            tmp.display()
-        )
-    })?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        format!(
-            "{}: cannot move the finished file into place",
-            path.display()
-        )
-    })?;
-    Ok(())
+    let map = tensors.iter().cloned().collect();
+    Ok(clipneurons_checkpoint::save_f32_safetensors(&map, path)?)
 }
 
 /// Tokenize texts into a `[M, context]` u32 tensor.

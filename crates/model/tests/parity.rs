@@ -50,25 +50,18 @@ pub fn rel_err(ours: &Tensor, reference: &Tensor) -> f32 {
     diff / scale.max(1e-12)
 }
 
+fn l2(t: &Tensor) -> f32 {
+    t.sqr()
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+        .sqrt()
+}
+
 fn rel_l2(ours: &Tensor, reference: &Tensor) -> f32 {
-    let d = (ours - reference)
-        .unwrap()
-        .sqr()
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-        .sqrt();
-    let n = reference
-        .sqr()
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-        .sqrt();
-    d / n.max(1e-12)
+    l2(&(ours - reference).unwrap()) / l2(reference).max(1e-12)
 }
 
 fn check(path: &std::path::Path, model_file: &str, grad_tol: f32) {
