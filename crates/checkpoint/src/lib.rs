@@ -26,6 +26,7 @@ use candle_core::Tensor;
 use rayon::prelude::*;
 
 pub use error::CheckpointError;
+pub use safetensors_io::StoreDtype;
 
 use convert::RawTensor;
 use detect::Container;
@@ -68,6 +69,8 @@ pub struct Checkpoint {
     /// Things skipped with a reason (unknown pickled objects, unrecognised HF keys); empty for
     /// well-formed CLIP checkpoints, worth printing otherwise.
     pub warnings: Vec<String>,
+    /// A safetensors header's `__metadata__` (name, training recipe, ...); empty for zip files.
+    pub metadata: BTreeMap<String, String>,
 }
 
 impl Checkpoint {
@@ -208,7 +211,8 @@ fn collect_safetensors<'a>(
 /// OpenAI/open_clip key names.
 pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
     let container = detect::sniff(path)?;
-    let (mut format, tensors, mut dtypes, mut ignored, mut warnings) = match container {
+    let mut metadata = BTreeMap::new();
+    let (format, tensors, dtypes, ignored, warnings) = match container {
         Container::Zip => {
             let zip = torchscript::TorchZip::open(path)?;
             let format = if zip.is_torchscript {
@@ -222,6 +226,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
         }
         Container::Safetensors => {
             let st = safetensors_io::MappedSafetensors::open(path)?;
+            metadata = st.metadata(path)?;
             let c = collect_safetensors(path, &st)?;
             let (t, d) = convert_all(path, c.raw)?;
             (
@@ -233,7 +238,41 @@ pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
             )
         }
     };
-    let mut tensors = tensors;
+    finish(path, format, tensors, dtypes, ignored, warnings, metadata)
+}
+
+/// Loads a safetensors checkpoint compiled into the program (the built-in model); `label` names
+/// it in messages and in `Checkpoint::path`.
+pub fn load_static_safetensors(
+    bytes: &'static [u8],
+    label: &Path,
+) -> Result<Checkpoint, CheckpointError> {
+    let st = safetensors_io::MappedSafetensors::from_static(bytes);
+    let metadata = st.metadata(label)?;
+    let c = collect_safetensors(label, &st)?;
+    let (t, d) = convert_all(label, c.raw)?;
+    finish(
+        label,
+        CheckpointFormat::OpenClipSafetensors,
+        t,
+        d,
+        c.ignored,
+        c.warnings,
+        metadata,
+    )
+}
+
+/// What every loader does after reading raw tensors: the HF key mapping, the 0-d logit scale,
+/// and the check that the file holds a CLIP at all.
+fn finish(
+    path: &Path,
+    mut format: CheckpointFormat,
+    mut tensors: BTreeMap<String, Tensor>,
+    mut dtypes: BTreeMap<String, String>,
+    mut ignored: Vec<String>,
+    mut warnings: Vec<String>,
+    metadata: BTreeMap<String, String>,
+) -> Result<Checkpoint, CheckpointError> {
     if hf::is_hf_layout(tensors.keys().map(String::as_str)) {
         format = CheckpointFormat::HfTransformers;
         let mapped = hf::to_openai(path, tensors, &dtypes)?;
@@ -278,6 +317,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
         ignored,
         source_dtypes: dtypes,
         warnings,
+        metadata,
     })
 }
 
@@ -327,7 +367,18 @@ pub fn save_f32_safetensors(
     tensors: &BTreeMap<String, Tensor>,
     path: &Path,
 ) -> Result<(), CheckpointError> {
-    safetensors_io::save(tensors, path)
+    safetensors_io::save(tensors, path, StoreDtype::F32, &BTreeMap::new())
+}
+
+/// Writes tensors as safetensors in `dtype` with `metadata` in the header, atomically (as
+/// [`save_f32_safetensors`]). Used to export the built-in model in f16.
+pub fn save_safetensors_with(
+    tensors: &BTreeMap<String, Tensor>,
+    path: &Path,
+    dtype: StoreDtype,
+    metadata: &BTreeMap<String, String>,
+) -> Result<(), CheckpointError> {
+    safetensors_io::save(tensors, path, dtype, metadata)
 }
 
 /// Streams the file through SHA-256 and returns the lowercase hex digest, for run manifests

@@ -62,9 +62,16 @@ pub(crate) fn header_keys(path: &Path) -> Result<Vec<String>, CheckpointError> {
 /// A tensor view, or the name of its unsupported dtype.
 pub(crate) type MaybeRaw<'a> = Result<RawTensor<'a>, String>;
 
-/// A memory-mapped safetensors file; the `safetensors` crate validates it in `raw_tensors`.
+/// The bytes of a safetensors file: memory-mapped from disk, or compiled into the binary (the
+/// built-in model).
+enum Backing {
+    Mapped(Mmap),
+    Static(&'static [u8]),
+}
+
+/// A safetensors file; the `safetensors` crate validates it in `raw_tensors`.
 pub(crate) struct MappedSafetensors {
-    mmap: Mmap,
+    bytes: Backing,
 }
 
 impl MappedSafetensors {
@@ -72,13 +79,39 @@ impl MappedSafetensors {
         // Run the cheap header checks first for a precise message on truncated files.
         header_keys(path)?;
         let mmap = crate::torchscript::map_file(path)?;
-        Ok(Self { mmap })
+        Ok(Self {
+            bytes: Backing::Mapped(mmap),
+        })
+    }
+
+    pub fn from_static(bytes: &'static [u8]) -> Self {
+        Self {
+            bytes: Backing::Static(bytes),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.bytes {
+            Backing::Mapped(m) => m,
+            Backing::Static(s) => s,
+        }
+    }
+
+    /// The header's `__metadata__` map (empty when absent).
+    pub fn metadata(&self, path: &Path) -> Result<BTreeMap<String, String>, CheckpointError> {
+        let (_, meta) =
+            SafeTensors::read_metadata(self.bytes()).map_err(|e| header_error(path, e))?;
+        Ok(meta
+            .metadata()
+            .as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default())
     }
 
     /// All tensors as raw views; an unsupported dtype is returned as `Err(name)` so it is only
     /// reported if the key is actually used.
     pub fn raw_tensors(&self, path: &Path) -> Result<Vec<(String, MaybeRaw<'_>)>, CheckpointError> {
-        let st = SafeTensors::deserialize(&self.mmap).map_err(|e| header_error(path, e))?;
+        let st = SafeTensors::deserialize(self.bytes()).map_err(|e| header_error(path, e))?;
         Ok(st
             .tensors()
             .into_iter()
@@ -99,15 +132,24 @@ impl MappedSafetensors {
     }
 }
 
-/// Owned f32 bytes for serialisation.
-struct F32View {
+/// Element type a file is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreDtype {
+    F32,
+    /// Half the size; weights of trained models lose nothing that matters (≈1e-3 relative).
+    F16,
+}
+
+/// Owned little-endian bytes for serialisation.
+struct OwnedView {
+    dtype: safetensors::Dtype,
     shape: Vec<usize>,
     data: Vec<u8>,
 }
 
-impl safetensors::View for &F32View {
+impl safetensors::View for &OwnedView {
     fn dtype(&self) -> safetensors::Dtype {
-        safetensors::Dtype::F32
+        self.dtype
     }
     fn shape(&self) -> &[usize] {
         &self.shape
@@ -120,9 +162,15 @@ impl safetensors::View for &F32View {
     }
 }
 
-/// Writes tensors as f32 safetensors via a temporary file in the same directory and a rename,
-/// so a crash never leaves a half-written checkpoint under the final name.
-pub(crate) fn save(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<(), CheckpointError> {
+/// Writes tensors as safetensors via a temporary file in the same directory and a rename, so a
+/// crash never leaves a half-written checkpoint under the final name. `metadata` goes into the
+/// header's `__metadata__` next to `format: pt`.
+pub(crate) fn save(
+    tensors: &BTreeMap<String, Tensor>,
+    path: &Path,
+    dtype: StoreDtype,
+    metadata: &BTreeMap<String, String>,
+) -> Result<(), CheckpointError> {
     let write_err = |detail: String| CheckpointError::Write {
         path: path.to_path_buf(),
         detail,
@@ -135,11 +183,24 @@ pub(crate) fn save(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<()
             .and_then(|t| t.flatten_all())
             .and_then(|t| t.to_vec1::<f32>())
             .map_err(|e| write_err(format!("tensor '{key}': {}", crate::error::candle_msg(&e))))?;
+        let (st_dtype, bytes): (_, Vec<u8>) = match dtype {
+            StoreDtype::F32 => (
+                safetensors::Dtype::F32,
+                data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
+            StoreDtype::F16 => (
+                safetensors::Dtype::F16,
+                data.iter()
+                    .flat_map(|&x| half::f16::from_f32(x).to_le_bytes())
+                    .collect(),
+            ),
+        };
         views.insert(
             key.clone(),
-            F32View {
+            OwnedView {
+                dtype: st_dtype,
                 shape: t.dims().to_vec(),
-                data: data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                data: bytes,
             },
         );
     }
@@ -159,7 +220,8 @@ pub(crate) fn save(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<()
         )));
     }
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    let mut metadata: HashMap<String, String> = metadata.clone().into_iter().collect();
+    metadata.insert("format".to_string(), "pt".to_string());
     let result = safetensors::serialize_to_file(views.iter(), Some(metadata), &tmp)
         .map_err(|e| write_err(one_line(e)))
         .and_then(|()| {

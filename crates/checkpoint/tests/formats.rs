@@ -164,6 +164,46 @@ fn save_roundtrip_is_atomic_and_lossless() {
 }
 
 #[test]
+fn f16_export_keeps_metadata_and_values_to_half_precision() {
+    let dir = tempfile::tempdir().unwrap();
+    let jit = load(&fixture("micro_rn/openai_jit.pt")).unwrap();
+    let out = dir.path().join("half.safetensors");
+    let meta = std::collections::BTreeMap::from([("name".to_string(), "test-model".to_string())]);
+    clipneurons_checkpoint::save_safetensors_with(
+        &jit.tensors,
+        &out,
+        clipneurons_checkpoint::StoreDtype::F16,
+        &meta,
+    )
+    .unwrap();
+    let back = load(&out).unwrap();
+    assert_eq!(
+        back.metadata.get("name").map(String::as_str),
+        Some("test-model")
+    );
+    assert!(
+        back.source_dtypes.values().all(|d| d == "f16"),
+        "{:?}",
+        back.source_dtypes
+    );
+    assert_eq!(back.tensors.len(), jit.tensors.len());
+    for (k, t) in &jit.tensors {
+        let a: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+        let b: Vec<f32> = back.tensors[k].flatten_all().unwrap().to_vec1().unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            // f16 keeps 11 significant bits: relative error ≤ 2^-11 for normal numbers.
+            assert!((x - y).abs() <= 4.9e-4 * x.abs() + 6e-8, "{k}: {x} vs {y}");
+        }
+    }
+    // The same bytes compiled into a program load identically.
+    let bytes: &'static [u8] = Box::leak(std::fs::read(&out).unwrap().into_boxed_slice());
+    let st = clipneurons_checkpoint::load_static_safetensors(bytes, std::path::Path::new("<mem>"))
+        .unwrap();
+    assert_eq!(st.metadata, back.metadata);
+    assert_same(&back, &st);
+}
+
+#[test]
 fn sha256_of_known_content() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("abc");

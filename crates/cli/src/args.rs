@@ -18,9 +18,10 @@ pub struct Cli {
 #[derive(Args, Clone)]
 pub struct ModelArg {
     /// CLIP checkpoint: OpenAI `.pt` (TorchScript), a `torch.save` state dict, open_clip `.safetensors` or an
-    /// HF-transformers CLIP `model.safetensors`; the format is detected from the content.
+    /// HF-transformers CLIP `model.safetensors`; the format is detected from the content. Default: the built-in
+    /// model trained on the synthetic world (`clipneurons info` describes it).
     #[arg(long, short = 'm')]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Args, Clone)]
@@ -110,6 +111,49 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Zero-shot neuron search: the last block's neurons whose embedding direction (through the attention pool's
+    /// value and output projections) best matches each text.
+    Search {
+        #[command(flatten)]
+        model: ModelArg,
+        /// Texts to search for (each one ranked separately).
+        #[arg(required = true)]
+        text: Vec<String>,
+        /// The last block's output (default) or its `.add` tap; both have the same channels.
+        #[arg(long)]
+        layer: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// Prompt template, `{}` standing for the text.
+        #[arg(long, default_value = "{}")]
+        template: String,
+        /// Check each hit on the model: raise the neuron on a blank image and report the text's logit before/after.
+        #[arg(long)]
+        verify: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stream images through the model once and keep, for every neuron of a layer, its statistics and top/bottom
+    /// images (a resumable run directory with Parquet tables).
+    Mine(MineArgs),
+    /// Combine complete mining runs over different inputs into one run.
+    Merge {
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The dataset examples of one neuron from a mining run.
+    Examples {
+        run: PathBuf,
+        #[arg(long)]
+        neuron: usize,
+        /// The most negative responses instead of the top ones.
+        #[arg(long)]
+        bottom: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Train the built-in CLIP on the synthetic world (contrastive, from scratch).
     Train(TrainArgs),
     /// The built-in synthetic world.
@@ -135,6 +179,29 @@ pub enum WorldCommand {
         /// Image side in pixels.
         #[arg(long, default_value_t = 96)]
         size: u32,
+    },
+    /// Score a model on the world's test and attack splits: zero-shot top-1 per facet and family, held-out font
+    /// and drawing style, typographic-attack rate, and the share of multimodal last-layer neurons.
+    Eval {
+        #[command(flatten)]
+        model: ModelArg,
+        /// Test images per concept and facet.
+        #[arg(long, default_value_t = 6)]
+        per_concept: usize,
+        /// Attack-split images.
+        #[arg(long, default_value_t = 600)]
+        attack_images: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Zero-shot prompt, `{}` standing for the concept name.
+        #[arg(long, default_value = "{}")]
+        template: String,
+        /// Print the full report (with every concept's neuron) as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write the JSON report to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -169,6 +236,12 @@ pub struct TrainArgs {
     /// Continue the run in `OUT.ckpt/` exactly where it stopped.
     #[arg(long)]
     pub resume: bool,
+    /// Store the final weights in f16 (half the size; how the built-in model is shipped).
+    #[arg(long)]
+    pub half: bool,
+    /// Only write `--out` from the checkpoint in `OUT.ckpt/` (e.g. of an interrupted run), without training.
+    #[arg(long, requires = "resume")]
+    pub export_only: bool,
     /// Write a checkpoint at least every this many steps.
     #[arg(long, default_value_t = 200)]
     pub checkpoint_steps: u64,
@@ -178,4 +251,39 @@ pub struct TrainArgs {
     /// No progress bar; print a log line every this many steps instead (0: never).
     #[arg(long)]
     pub log_every: Option<u64>,
+}
+
+/// `clipneurons mine`.
+#[derive(Args, Clone)]
+pub struct MineArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// Layer (tap) to mine [default: the last block's pre-ReLU sum, `visual.layer4.N.add`, for ResNets].
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Run directory (created; holds manifest.json, state.json and the tables).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Image files, folders (searched recursively) or glob patterns.
+    #[arg(long = "images", num_args = 1..)]
+    pub images: Vec<PathBuf>,
+    /// Mine the built-in world's split (train, val, test or attack) instead of files.
+    #[arg(long)]
+    pub world: Option<String>,
+    /// World images to mine.
+    #[arg(long, default_value_t = 1000)]
+    pub n: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Top and bottom images kept per neuron.
+    #[arg(long, default_value_t = 32)]
+    pub top_k: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Continue an interrupted run in --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Save the resumable state at least this often.
+    #[arg(long, default_value_t = 2.0)]
+    pub checkpoint_minutes: f64,
 }

@@ -5,7 +5,7 @@ use candle_core::Tensor;
 use serde_json::json;
 
 use crate::args::{Cli, Command};
-use crate::io::{image_input, images_to_pixels, load_model, save_tensors, tokens_tensor};
+use crate::io::{image_input, images_to_pixels, load_model, save_tensors};
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -27,7 +27,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Preprocess { model, images, out } => {
-            let m = load_model(&model.model)?;
+            let m = load_model(&model)?;
             let pixels = images_to_pixels(&images, m.image_size())?;
             save_tensors(&[("pixels".into(), pixels)], &out)?;
             eprintln!(
@@ -43,9 +43,9 @@ pub fn run(cli: Cli) -> Result<()> {
             text,
             json,
         } => {
-            let m = load_model(&model.model)?;
+            let m = load_model(&model)?;
             let (key, features) = if !text.is_empty() {
-                let tokens = tokens_tensor(&text, m.config.text.context_length)?;
+                let tokens = m.tokenize(&text)?;
                 ("text_features", m.encode_text(&tokens)?)
             } else {
                 let Some(pixels) = image_input(&m, &input.images, input.pixels.as_deref())? else {
@@ -75,12 +75,12 @@ pub fn run(cli: Cli) -> Result<()> {
             layers,
             out,
         } => {
-            let m = load_model(&model.model)?;
+            let m = load_model(&model)?;
             let pixels = image_input(&m, &input.images, input.pixels.as_deref())?;
             let tokens = if text.is_empty() {
                 None
             } else {
-                Some(tokens_tensor(&text, m.config.text.context_length)?)
+                Some(m.tokenize(&text)?)
             };
             let taps = m.record(pixels.as_ref(), tokens.as_ref(), &layers)?;
             for (name, t) in &taps {
@@ -95,13 +95,13 @@ pub fn run(cli: Cli) -> Result<()> {
             template,
             json,
         } => {
-            let m = load_model(&model.model)?;
+            let m = load_model(&model)?;
             let labels = parse_labels(&labels)?;
             if !template.contains("{}") {
                 bail!("--template must contain `{{}}` where the label goes, e.g. \"a photo of a {{}}.\"");
             }
             let prompts: Vec<String> = labels.iter().map(|l| template.replace("{}", l)).collect();
-            let text = m.encode_text(&tokens_tensor(&prompts, m.config.text.context_length)?)?;
+            let text = m.encode_text(&m.tokenize(&prompts)?)?;
             let img = m.encode_image(&images_to_pixels(&images, m.image_size())?)?;
             let probs = softmax_rows(&m.logits(&img, &text)?)?;
             let mut results = Vec::new();
@@ -125,7 +125,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Layers { model, json } => {
-            let m = load_model(&model.model)?;
+            let m = load_model(&model)?;
             let shapes = m.layer_shapes()?;
             if json {
                 let v: Vec<_> = shapes
@@ -139,24 +139,85 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Search {
+            model,
+            text,
+            layer,
+            top,
+            template,
+            verify,
+            json,
+        } => {
+            if !template.contains("{}") {
+                bail!("--template must contain {{}} where the text goes, e.g. \"a photo of {{}}\"");
+            }
+            let m = load_model(&model)?;
+            let results =
+                clipneurons_neurons::search(&m, &text, &template, layer.as_deref(), top, verify)?;
+            if json {
+                println!("{}", json!({ "results": results }));
+            } else {
+                for r in &results {
+                    println!("\"{}\" ({}):", r.prompt, r.layer);
+                    for h in &r.top {
+                        match (h.logit_before, h.logit_after) {
+                            (Some(b), Some(a)) => println!(
+                                "  neuron {:>5}  score {:+.4}  logit on a blank image {b:.2} -> {a:.2} ({:+.2})",
+                                h.neuron,
+                                h.score,
+                                a - b
+                            ),
+                            _ => println!("  neuron {:>5}  score {:+.4}", h.neuron, h.score),
+                        }
+                    }
+                }
+            }
+        }
+        Command::Mine(args) => crate::mine::run_mine(args)?,
+        Command::Merge { runs, out } => crate::mine::run_merge(&runs, &out)?,
+        Command::Examples {
+            run,
+            neuron,
+            bottom,
+            json,
+        } => crate::mine::run_examples(&run, neuron, bottom, json)?,
         Command::World { command } => crate::world::run(command)?,
         Command::Train(args) => crate::train::run(args)?,
         Command::Info { model, json } => {
-            let ckpt = clipneurons_checkpoint::load(&model.model)?;
+            let ckpt = model.checkpoint()?;
             let cfg = clipneurons_model::ClipConfig::from_state_dict(&ckpt.tensors)
-                .with_context(|| format!("{}", model.model.display()))?;
+                .with_context(|| model.label())?;
             let params: usize = ckpt.tensors.values().map(|t| t.elem_count()).sum();
+            let builtin = model.model.is_none();
+            let sha = if builtin {
+                Some(clipneurons_builtin::sha256())
+            } else {
+                None
+            };
             if json {
                 println!(
                     "{}",
-                    json!({ "format": ckpt.format.to_string(), "config": cfg, "parameters": params, "ignored": ckpt.ignored })
+                    json!({ "file": model.label(), "builtin": builtin, "sha256": sha, "format": ckpt.format.to_string(),
+                            "config": cfg, "parameters": params, "ignored": ckpt.ignored, "metadata": ckpt.metadata })
                 );
             } else {
-                println!("file        {}", model.model.display());
+                println!("file        {}", model.label());
+                if builtin {
+                    let name = ckpt
+                        .metadata
+                        .get("name")
+                        .map_or("(unnamed)", String::as_str);
+                    println!("built-in    {name} (sha256 {})", sha.unwrap_or_default());
+                }
                 println!("format      {}", ckpt.format);
                 println!("model       {}", cfg.name);
                 println!("parameters  {params}");
                 println!("config      {}", serde_json::to_string(&cfg)?);
+                for (k, v) in &ckpt.metadata {
+                    if k != "format" && k != "name" {
+                        println!("{k:<11} {v}");
+                    }
+                }
             }
         }
     }

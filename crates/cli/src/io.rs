@@ -4,13 +4,35 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
+use clipneurons_checkpoint::Checkpoint;
 use clipneurons_model::Clip;
+
+use crate::args::ModelArg;
 use rayon::prelude::*;
 
-/// Load and build a model from any supported checkpoint format.
-pub fn load_model(path: &Path) -> Result<Clip> {
-    let ckpt = clipneurons_checkpoint::load(path)?;
-    Clip::from_state_dict(&ckpt.tensors).with_context(|| format!("{}", path.display()))
+impl ModelArg {
+    /// The checkpoint `--model` names, or the built-in model when none is given.
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
+        Ok(match &self.model {
+            Some(path) => clipneurons_checkpoint::load(path)?,
+            None => clipneurons_builtin::checkpoint()
+                .context("the built-in model's weights are damaged; rebuild the program")?,
+        })
+    }
+
+    /// How the model is named in messages: its path, or `<built-in>`.
+    pub fn label(&self) -> String {
+        match &self.model {
+            Some(p) => p.display().to_string(),
+            None => clipneurons_builtin::LABEL.to_string(),
+        }
+    }
+}
+
+/// Load and build the model of `--model` (any supported checkpoint format) or the built-in one.
+pub fn load_model(arg: &ModelArg) -> Result<Clip> {
+    let ckpt = arg.checkpoint()?;
+    Clip::from_state_dict(&ckpt.tensors).with_context(|| arg.label())
 }
 
 /// Decode and preprocess images in parallel into `[N, 3, S, S]`.
@@ -58,17 +80,4 @@ pub fn image_input(
 pub fn save_tensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()> {
     let map = tensors.iter().cloned().collect();
     Ok(clipneurons_checkpoint::save_f32_safetensors(&map, path)?)
-}
-
-/// Tokenize texts into a `[M, context]` u32 tensor.
-pub fn tokens_tensor(texts: &[String], context: usize) -> Result<Tensor> {
-    let tok = clipneurons_tokenizer::Tokenizer::new();
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let ids = tok.tokenize_batch(&refs, context);
-    let flat: Vec<u32> = ids.into_iter().flatten().collect();
-    Ok(Tensor::from_vec(
-        flat,
-        (texts.len(), context),
-        &Device::Cpu,
-    )?)
 }

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod io;
+mod mine;
 mod train;
 mod world;
 

@@ -194,7 +194,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let mut last_save = (trainer.step, Instant::now());
     let mut totals = Totals::default();
     let (mut loss_avg, mut acc_avg) = (None::<f32>, 0f32);
-    while !trainer.done() {
+    while !trainer.done() && !a.export_only {
         let s = trainer.train_step()?;
         totals.n += 1;
         totals.wait += s.data_wait;
@@ -236,8 +236,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if let Some(pb) = &bar {
         pb.finish();
     }
-    trainer.save_checkpoint(&ckpt)?;
-    trainer.export(&a.out)?;
+    if !a.export_only {
+        trainer.save_checkpoint(&ckpt)?;
+    }
+    let dtype = if a.half {
+        clipneurons_checkpoint::StoreDtype::F16
+    } else {
+        clipneurons_checkpoint::StoreDtype::F32
+    };
+    trainer.export(&a.out, dtype)?;
     if totals.n > 0 {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0 / totals.n as f64;
         eprintln!(
@@ -250,8 +257,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
             ms(totals.render)
         );
     }
+    let minutes = trainer.train_time.map_or("an unrecorded time".into(), |t| {
+        format!("{:.1} minutes", t.as_secs_f64() / 60.0)
+    });
     eprintln!(
-        "wrote {} (checkpoint in {})",
+        "wrote {} after {minutes} of training (checkpoint in {})",
         a.out.display(),
         ckpt.display()
     );

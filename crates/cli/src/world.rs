@@ -1,15 +1,19 @@
 //! `clipneurons world sample`: write samples of the built-in world as PNGs and a `captions.jsonl` index.
+//! `clipneurons world eval`: score a model against the world's ground truth.
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clipneurons_world::{Split, World};
 use rayon::prelude::*;
 use serde_json::json;
 
-use crate::args::WorldCommand;
+use clipneurons_train::eval::{evaluate, Accuracy, EvalOptions};
+
+use crate::args::{ModelArg, WorldCommand};
+use crate::io::load_model;
 
 pub fn run(cmd: WorldCommand) -> Result<()> {
     match cmd {
@@ -20,7 +24,126 @@ pub fn run(cmd: WorldCommand) -> Result<()> {
             out,
             size,
         } => sample(&split, n, seed, &out, size),
+        WorldCommand::Eval {
+            model,
+            per_concept,
+            attack_images,
+            seed,
+            template,
+            json,
+            out,
+        } => {
+            let opts = EvalOptions {
+                per_concept_facet: per_concept,
+                attack_images,
+                seed,
+                template,
+                ..EvalOptions::default()
+            };
+            eval(&model, &opts, json, out.as_deref())
+        }
     }
+}
+
+fn eval(model: &ModelArg, opts: &EvalOptions, json: bool, out: Option<&Path>) -> Result<()> {
+    if !opts.template.contains("{}") {
+        bail!("--template must contain {{}} where the concept name goes, e.g. \"a photo of {{}}\"");
+    }
+    if let Some(out) = out {
+        // Fail before minutes of work, not after.
+        check_writable_file(out)?;
+    }
+    let m = load_model(model)?;
+    let t0 = std::time::Instant::now();
+    let report = evaluate(&m, opts, |stage| {
+        eprintln!("[{:>5.1}s] {stage}", t0.elapsed().as_secs_f64())
+    })?;
+    let text = serde_json::to_string_pretty(&report)?;
+    if let Some(out) = out {
+        write_atomic(out, text.as_bytes())?;
+    }
+    if json {
+        println!("{text}");
+        return Ok(());
+    }
+    let pct = |a: &Accuracy| format!("{:5.1}% ({}/{})", a.top1 * 100.0, a.correct, a.total);
+    println!(
+        "model {} — {} concepts, {} images, prompt \"{}\"",
+        model.label(),
+        report.concepts,
+        report.images,
+        report.template
+    );
+    println!("zero-shot top-1 by facet:");
+    for (f, a) in &report.facets {
+        println!("  {f:<22} {}", pct(a));
+    }
+    println!("  {:<22} {}", "word: own name", pct(&report.word_name));
+    println!(
+        "  {:<22} {}",
+        "word: associated word",
+        pct(&report.word_associated)
+    );
+    println!(
+        "  {:<22} {}",
+        "held-out font (word)",
+        pct(&report.held_out_font)
+    );
+    println!(
+        "  {:<22} {}",
+        "held-out drawing style",
+        pct(&report.held_out_drawing)
+    );
+    println!("zero-shot top-1 by family (4 facets):");
+    for (f, a) in &report.families {
+        println!("  {f:<22} {}", pct(a));
+    }
+    let a = &report.attack;
+    println!(
+        "typographic attack: the written word wins {:.1}% ({}/{}), the object {:.1}%",
+        a.word_win_rate * 100.0,
+        a.word_wins,
+        a.images,
+        a.object_rate * 100.0
+    );
+    match &report.multimodality {
+        Some(mm) => println!(
+            "multimodal neurons ({}): {} of {} concepts ({:.1}%) have a neuron that ranks them first in ≥3 of 4 \
+             facets; {} distinct neurons",
+            mm.layer,
+            mm.multimodal,
+            mm.concepts,
+            mm.share * 100.0,
+            mm.distinct_neurons
+        ),
+        None => println!("multimodal neurons: not measured (needs a ResNet image tower)"),
+    }
+    Ok(())
+}
+
+/// Probe that `path`'s folder exists and accepts a file, so an unwritable `--out` fails first.
+fn check_writable_file(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "cannot write {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    let probe = dir.join(".clipneurons-write-test");
+    fs::write(&probe, b"").with_context(|| {
+        format!(
+            "cannot write {}: folder {} is not writable",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Write `bytes` to `path` through a temporary file and a rename, so a reader never sees half a file.

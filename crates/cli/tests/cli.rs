@@ -321,3 +321,107 @@ fn bad_input_is_one_clear_line() {
         "/nonexistent/dir",
     );
 }
+
+#[test]
+fn builtin_model_is_the_default() {
+    let info = ok_json(&["info", "--json"]);
+    assert_eq!(info["builtin"], true);
+    assert_eq!(info["file"], "<built-in>");
+    assert_eq!(info["config"]["vision"]["kind"], "resnet");
+    let name = info["metadata"]["name"].as_str().unwrap();
+    assert!(name.starts_with("clipneurons-world-"), "{name}");
+    // The reported digest is the committed file's.
+    let file = root().join("crates/builtin/weights/builtin.safetensors");
+    let want = clipneurons_checkpoint::file_sha256(&file).unwrap();
+    assert_eq!(info["sha256"], want.as_str());
+    // Any command runs without --model.
+    let c = ok_json(&[
+        "classify",
+        "--image",
+        &fx("preprocess/photo.jpg"),
+        "--labels",
+        "red,banana,spider",
+        "--json",
+    ]);
+    assert_eq!(c["results"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn world_eval_reports_every_measure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eval.json");
+    let r = ok_json(&[
+        "world",
+        "eval",
+        "--per-concept",
+        "1",
+        "--attack-images",
+        "16",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let concepts = r["concepts"].as_u64().unwrap();
+    assert!(concepts >= 120);
+    for f in ["photo", "drawing", "icon", "word"] {
+        assert_eq!(r["facets"][f]["total"].as_u64(), Some(concepts), "{f}");
+    }
+    assert_eq!(r["attack"]["images"], 16);
+    let mm = &r["multimodality"];
+    assert_eq!(mm["concepts"].as_u64(), Some(concepts));
+    assert_eq!(mm["per_concept"].as_array().unwrap().len() as u64, concepts);
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(saved, r);
+}
+
+#[test]
+fn world_eval_bad_input() {
+    fails_with(
+        &["world", "eval", "--template", "a photo"],
+        "--template must contain {}",
+    );
+    fails_with(
+        &["world", "eval", "--out", "/nonexistent-dir/r.json"],
+        "does not exist",
+    );
+    fails_with(
+        &["world", "eval", "-m", "/nonexistent/model.pt"],
+        "/nonexistent/model.pt",
+    );
+}
+
+#[test]
+fn search_ranks_neurons_and_verify_confirms_them() {
+    let r = ok_json(&[
+        "search", "yellow", "spider", "--top", "3", "--verify", "--json",
+    ]);
+    let results = r["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for res in results {
+        let top = res["top"].as_array().unwrap();
+        assert_eq!(top.len(), 3);
+        let scores: Vec<f64> = top.iter().map(|h| h["score"].as_f64().unwrap()).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        // The weights predict the model: raising a top neuron on a blank image raises the text's logit.
+        for h in top {
+            let (b, a) = (
+                h["logit_before"].as_f64().unwrap(),
+                h["logit_after"].as_f64().unwrap(),
+            );
+            assert!(
+                a > b,
+                "{}: neuron {} logit {b} -> {a}",
+                res["text"],
+                h["neuron"]
+            );
+        }
+    }
+    fails_with(
+        &["search", "-m", &fx("vit/model.safetensors"), "spider"],
+        "ResNet",
+    );
+    fails_with(
+        &["search", "spider", "--layer", "visual.layer1.0"],
+        "--layer visual.layer4.0",
+    );
+}

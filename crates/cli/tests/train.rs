@@ -61,6 +61,32 @@ fn train_writes_a_loadable_model_and_resumes() {
     let c = ["train", "--out", out_s, "--resume", "--batch", "8"];
     fails_with(&c, "--batch 8");
 
+    // Export-only rewrites the weights from the checkpoint, here in f16, with the run in the metadata.
+    let ckpt = dir.path().join("m.safetensors.ckpt/checkpoint.safetensors");
+    let before = std::fs::read(&ckpt).unwrap();
+    let o = run(&[
+        "train",
+        "--out",
+        out_s,
+        "--resume",
+        "--export-only",
+        "--half",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(&ckpt).unwrap(),
+        before,
+        "export-only must not touch the checkpoint"
+    );
+    let o = run(&["info", "--model", out_s, "--json"]);
+    let info: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(info["metadata"]["steps"], "2");
+    assert!(info["metadata"]["train_minutes"].is_string(), "{info}");
+    let recipe: serde_json::Value =
+        serde_json::from_str(info["metadata"]["recipe"].as_str().unwrap()).unwrap();
+    assert_eq!(recipe["batch"], 4);
+    fails_with(&["train", "--out", out_s, "--export-only"], "--resume");
+
     // A corrupt checkpoint is reported, and left alone.
     let ck = dir.path().join("m.safetensors.ckpt/checkpoint.safetensors");
     std::fs::write(&ck, b"garbage").unwrap();

@@ -18,12 +18,16 @@
 mod conv;
 mod linear;
 mod par;
+mod pointwise;
+mod rowwise;
 mod sgemm;
 
 use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
 };
 use conv::ConvGeom;
+pub use pointwise::{add_channel_bias, add_channel_bias_relu, quick_gelu, relu};
+pub use rowwise::{layer_norm, softmax_last};
 
 #[doc(hidden)]
 pub use par::use_rayon_pool;

@@ -41,3 +41,27 @@ pub(crate) fn for_each(n: usize, f: impl Fn(usize) + Sync + Send) {
         _ => candle_core::utils::barrier_pool().execute_chunked(n, |r| r.for_each(&f)),
     }
 }
+
+/// Runs `f(i, chunk_i)` over `out` cut into pieces of `chunk` elements (the last may be
+/// shorter), in parallel.
+pub(crate) fn for_each_chunk_mut(
+    out: &mut [f32],
+    chunk: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync + Send,
+) {
+    let len = out.len();
+    let chunk = chunk.max(1);
+    let ptr = crate::sgemm::SharedOut(out.as_mut_ptr());
+    for_each(len.div_ceil(chunk), |i| {
+        let a = i * chunk;
+        let b = (a + chunk).min(len);
+        // SAFETY: `[a, b)` lies inside `out`, distinct `i` give disjoint ranges, and `out` is
+        // borrowed mutably for the whole call, which returns only after every task is done.
+        let piece = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(a), b - a) };
+        f(i, piece)
+    });
+}
+
+/// Elements per parallel task of the element-wise kernels: big enough that handing out tasks
+/// costs nothing, small enough that two threads share the work evenly.
+pub(crate) const ELEMWISE_CHUNK: usize = 1 << 15;

@@ -107,6 +107,23 @@ impl Clip {
         self.text.forward(tokens, taps)
     }
 
+    /// CLIP BPE token ids `[M, context]` (u32) of `texts` at this model's context length (long texts are cut
+    /// and end in EOT, as `open_clip.tokenize`).
+    pub fn tokenize(&self, texts: &[String]) -> Result<Tensor> {
+        let ctx = self.config.text.context_length;
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let ids: Vec<u32> = clipneurons_tokenizer::Tokenizer::new()
+            .tokenize_batch(&refs, ctx)
+            .into_iter()
+            .flatten()
+            .collect();
+        Ok(Tensor::from_vec(
+            ids,
+            (texts.len(), ctx),
+            &candle_core::Device::Cpu,
+        )?)
+    }
+
     /// Unnormalised text features `[M, E]`, as open_clip's `encode_text`.
     pub fn encode_text(&self, tokens: &Tensor) -> Result<Tensor> {
         self.forward_text(tokens, &mut Taps::none())?

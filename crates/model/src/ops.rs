@@ -1,8 +1,8 @@
-//! The few primitives every tower is built from. Each one is differentiable with respect to its input:
-//! candle's fused layer-norm and `softmax_last_dim` silently drop gradients, so they are used only when the
-//! input does not track a gradient (forward-only recording), and composed ops otherwise.
+//! The few primitives every tower is built from. Each one is differentiable with respect to its input; the
+//! arithmetic lives in `clipneurons-kernels` (candle's own fused layer-norm and `softmax_last_dim` silently drop
+//! gradients, and its composed versions are slow to differentiate).
 
-use candle_core::{DType, Tensor, D};
+use candle_core::Tensor;
 
 use crate::error::Result;
 use crate::weights::Weights;
@@ -39,7 +39,7 @@ impl ConvBn {
         let weight = weight.broadcast_mul(&scale.reshape((cout, 1, 1, 1))?)?;
         Ok(Self {
             weight,
-            bias: bias.reshape((1, cout, 1, 1))?,
+            bias,
             stride,
             padding: k / 2,
         })
@@ -47,7 +47,13 @@ impl ConvBn {
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = conv2d(x, &self.weight, self.stride, self.padding)?;
-        Ok(y.broadcast_add(&self.bias)?)
+        Ok(clipneurons_kernels::add_channel_bias(&y, &self.bias)?)
+    }
+
+    /// `relu(forward(x))`, with the bias and the ReLU fused.
+    pub fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        let y = conv2d(x, &self.weight, self.stride, self.padding)?;
+        Ok(clipneurons_kernels::add_channel_bias_relu(&y, &self.bias)?)
     }
 }
 
@@ -74,6 +80,15 @@ impl Linear {
         Self { weight, bias }
     }
 
+    /// `[out, in]`, PyTorch layout.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(clipneurons_kernels::linear(
             x,
@@ -98,37 +113,28 @@ impl LayerNorm {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if !x.track_op() && x.dtype() == DType::F32 {
-            // Fused kernel: fast, but has no backward — only safe when no gradient is wanted.
-            return Ok(candle_nn::ops::layer_norm(
-                &x.contiguous()?,
-                &self.weight,
-                &self.bias,
-                LN_EPS as f32,
-            )?);
-        }
-        let mean = x.mean_keepdim(D::Minus1)?;
-        let centered = x.broadcast_sub(&mean)?;
-        let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centered.broadcast_div(&(var + LN_EPS)?.sqrt()?)?;
-        Ok(normed
-            .broadcast_mul(&self.weight)?
-            .broadcast_add(&self.bias)?)
+        Ok(clipneurons_kernels::layer_norm(
+            x,
+            &self.weight,
+            &self.bias,
+            LN_EPS as f32,
+        )?)
     }
 }
 
-/// Softmax over the last dimension, differentiable when the input tracks a gradient.
+/// Softmax over the last dimension.
 pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
-    if x.track_op() {
-        Ok(candle_nn::ops::softmax(x, D::Minus1)?)
-    } else {
-        Ok(candle_nn::ops::softmax_last_dim(&x.contiguous()?)?)
-    }
+    Ok(clipneurons_kernels::softmax_last(x)?)
 }
 
 /// OpenAI's activation in both towers' MLPs: `x · σ(1.702 x)`.
 pub fn quick_gelu(x: &Tensor) -> Result<Tensor> {
-    Ok((x * candle_nn::ops::sigmoid(&(x * 1.702)?)?)?)
+    Ok(clipneurons_kernels::quick_gelu(x)?)
+}
+
+/// `max(x, 0)`.
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    Ok(clipneurons_kernels::relu(x)?)
 }
 
 /// Multi-head scaled dot-product attention on batch-first tensors: q `[N, Lq, D]`, k/v `[N, L, D]`, optional

@@ -5,7 +5,7 @@
 use candle_core::Tensor;
 
 use crate::error::Result;
-use crate::ops::{attention, ConvBn, Linear};
+use crate::ops::{attention, relu, ConvBn, Linear};
 use crate::taps::{stop_if_done, Taps};
 use crate::weights::Weights;
 
@@ -62,9 +62,9 @@ impl Bottleneck {
 
     fn forward(&self, x: &Tensor, taps: &mut Taps) -> Result<Tensor> {
         let n = &self.name;
-        let h = self.conv1.forward(x)?.relu()?;
+        let h = self.conv1.forward_relu(x)?;
         taps.offer(&format!("{n}.relu1"), &h)?;
-        let mut h = self.conv2.forward(&h)?.relu()?;
+        let mut h = self.conv2.forward_relu(&h)?;
         taps.offer(&format!("{n}.relu2"), &h)?;
         if self.stride > 1 {
             h = h.avg_pool2d(self.stride)?;
@@ -83,7 +83,7 @@ impl Bottleneck {
         };
         let sum = (h + identity)?;
         taps.offer(&format!("{n}.add"), &sum)?;
-        let out = sum.relu()?;
+        let out = relu(&sum)?;
         taps.offer(n, &out)?;
         Ok(out)
     }
@@ -181,7 +181,7 @@ impl ModifiedResNet {
     pub fn forward(&self, pixels: &Tensor, taps: &mut Taps) -> Result<Option<Tensor>> {
         let mut x = pixels.clone();
         for (i, conv) in self.stem.iter().enumerate() {
-            x = conv.forward(&x)?.relu()?;
+            x = conv.forward_relu(&x)?;
             taps.offer(&format!("visual.relu{}", i + 1), &x)?;
         }
         x = x.avg_pool2d(2)?;
@@ -196,6 +196,18 @@ impl ModifiedResNet {
         let pooled = self.attnpool.forward(&x)?;
         taps.offer("visual.attnpool", &pooled)?;
         Ok(Some(pooled))
+    }
+
+    /// The attention pool alone: image features `[N, E]` from the last block's output `[N, C, h, w]`. Used to
+    /// edit that output (raise one neuron) and see what the model then says.
+    pub fn pool(&self, last_block_output: &Tensor) -> Result<Tensor> {
+        self.attnpool.forward(last_block_output)
+    }
+
+    /// Name of the last block (`visual.layer4.N`), whose output the attention pool reads.
+    pub fn last_block_name(&self) -> String {
+        let last = self.stages.last().map_or(0, |s| s.len().saturating_sub(1));
+        format!("visual.layer{}.{last}", self.stages.len())
     }
 
     /// Value and output projections of the attention pool, for zero-shot neuron search (`W x_text`).

@@ -1,39 +1,64 @@
-//! Where a training step's compute goes: forward and backward of each tower separately, batch 128 at the default
-//! shape. `PX=96 cargo run --release -p clipneurons-train --example profile_towers`
+//! Where a training step's compute goes, at the default shape and batch 128: forward + backward of each tower
+//! alone, and one whole optimisation step (model build, both towers, loss, backward, AdamW). Prints one JSON line
+//! of best-of-`REPS` milliseconds; `bash bench/train_step.sh` runs it beside the same step in PyTorch.
+//! `PX=96 REPS=3 cargo run --release -p clipneurons-train --example profile_towers`
 use clipneurons_model::Clip;
 use clipneurons_tokenizer::Tokenizer;
 use clipneurons_train::data::render_batch;
 use clipneurons_train::{TrainConfig, Trainer};
 use clipneurons_world::World;
 use std::time::Instant;
-fn main() {
-    let mut cfg = TrainConfig::default();
-    cfg.model.image_size = std::env::var("PX")
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(96);
-    let tr = Trainer::new(cfg).unwrap();
+        .unwrap_or(default)
+}
+
+fn main() {
+    clipneurons_kernels::tune_allocator();
+    let mut cfg = TrainConfig::default();
+    cfg.model.image_size = env("PX", 96);
+    let reps = env("REPS", 3);
+    let mut tr = Trainer::new(cfg).unwrap();
     let world = World::with_size(tr.cfg.model.image_size as u32);
     let b = render_batch(&world, &Tokenizer::new(), &tr.cfg, 0).unwrap();
-    for _ in 0..2 {
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+    let (mut image, mut text, mut step) = (f64::MAX, f64::MAX, f64::MAX);
+    for _ in 0..reps + 1 {
         let sd = tr.state.state_dict();
-        let t0 = Instant::now();
         let m = Clip::from_state_dict(&sd).unwrap();
-        let i = m.encode_image(&b.pixels).unwrap();
-        let t1 = Instant::now();
-        let gi = i.sqr().unwrap().sum_all().unwrap().backward().unwrap();
-        let t2 = Instant::now();
-        let t = m.encode_text(&b.tokens).unwrap();
-        let t3 = Instant::now();
-        let gt = t.sqr().unwrap().sum_all().unwrap().backward().unwrap();
-        let t4 = Instant::now();
-        drop((gi, gt));
-        println!(
-            "image fwd {:?} bwd {:?} | text fwd {:?} bwd {:?}",
-            t1 - t0,
-            t2 - t1,
-            t3 - t2,
-            t4 - t3
-        );
+        let t = Instant::now();
+        let g = m
+            .encode_image(&b.pixels)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        image = image.min(ms(t));
+        drop(g);
+        let t = Instant::now();
+        let g = m
+            .encode_text(&b.tokens)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        text = text.min(ms(t));
+        drop(g);
+        let t = Instant::now();
+        tr.step_on(&b).unwrap();
+        step = step.min(ms(t));
     }
+    println!(
+        "{{\"px\": {}, \"batch\": {}, \"image_fwd_bwd_ms\": {image:.1}, \"text_fwd_bwd_ms\": {text:.1}, \"step_ms\": {step:.1}}}",
+        tr.cfg.model.image_size, tr.cfg.batch
+    );
 }

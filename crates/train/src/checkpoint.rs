@@ -27,6 +27,9 @@ struct Meta {
     step: u64,
     adam_t: u64,
     config: TrainConfig,
+    /// Wall time spent in training steps so far; absent in checkpoints of early versions.
+    #[serde(default)]
+    train_seconds: Option<f64>,
 }
 
 pub fn checkpoint_file(dir: &Path) -> PathBuf {
@@ -65,6 +68,7 @@ impl Trainer {
             step: self.step,
             adam_t: self.opt.t,
             config: self.cfg.clone(),
+            train_seconds: self.train_time.map(|d| d.as_secs_f64()),
         };
         let json = serde_json::to_vec(&meta).expect("serialisable");
         let n = json.len();
@@ -155,6 +159,10 @@ impl Trainer {
             )));
         }
         opt.t = meta.adam_t;
-        Ok(Trainer::from_parts(meta.config, state, opt, meta.step))
+        let mut trainer = Trainer::from_parts(meta.config, state, opt, meta.step);
+        trainer.train_time = meta
+            .train_seconds
+            .map(|s| std::time::Duration::from_secs_f64(s.max(0.0)));
+        Ok(trainer)
     }
 }

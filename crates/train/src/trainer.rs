@@ -1,8 +1,10 @@
 //! The training loop's single step and the trainer's state (model, optimizer, position in the data stream).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use clipneurons_checkpoint::StoreDtype;
 use clipneurons_model::Clip;
 
 use crate::config::TrainConfig;
@@ -40,6 +42,9 @@ pub struct Trainer {
     pub opt: AdamW,
     /// The next step to run (= steps completed).
     pub step: u64,
+    /// Wall time spent in `train_step` so far, across resumes; `None` when resumed from a checkpoint that did not
+    /// record it.
+    pub train_time: Option<Duration>,
     prefetch: Option<Prefetcher>,
 }
 
@@ -54,6 +59,7 @@ impl Trainer {
             state,
             opt,
             step: 0,
+            train_time: Some(Duration::ZERO),
             prefetch: None,
         })
     }
@@ -65,6 +71,7 @@ impl Trainer {
             state,
             opt,
             step,
+            train_time: Some(Duration::ZERO),
             prefetch: None,
         }
     }
@@ -97,6 +104,9 @@ impl Trainer {
         }
         let mut stats = self.step_on(&batch)?;
         stats.data_wait = wait;
+        if let Some(t) = &mut self.train_time {
+            *t += t0.elapsed();
+        }
         Ok(stats)
     }
 
@@ -154,12 +164,46 @@ impl Trainer {
         Ok(stats)
     }
 
-    /// Final weights in open_clip key layout (f32), loadable by `clipneurons --model`.
-    pub fn export(&self, path: &Path) -> Result<()> {
-        clipneurons_checkpoint::save_open_clip_safetensors(&self.state.detached_state_dict(), path)
-            .map_err(|e| TrainError::Write {
-                path: path.to_path_buf(),
-                why: e.to_string(),
-            })
+    /// The weights in open_clip key layout, loadable by `clipneurons --model`, with the run described in the
+    /// header metadata (`name`, `recipe`, `steps`, `train_minutes`) so a model file says how it was made.
+    pub fn export(&self, path: &Path, dtype: StoreDtype) -> Result<()> {
+        let m = &self.cfg.model;
+        let mut metadata = BTreeMap::from([
+            (
+                "name".to_string(),
+                format!(
+                    "clipneurons-world-rn{}-w{}-{}px-s{}",
+                    m.layers.map(|l| l.to_string()).concat(),
+                    m.width,
+                    m.image_size,
+                    self.step
+                ),
+            ),
+            (
+                "recipe".to_string(),
+                serde_json::to_string(&self.cfg).expect("serialisable"),
+            ),
+            ("steps".to_string(), self.step.to_string()),
+            (
+                "trainer".to_string(),
+                format!("clipneurons {}", env!("CARGO_PKG_VERSION")),
+            ),
+        ]);
+        if let Some(t) = self.train_time {
+            metadata.insert(
+                "train_minutes".to_string(),
+                format!("{:.1}", t.as_secs_f64() / 60.0),
+            );
+        }
+        clipneurons_checkpoint::save_safetensors_with(
+            &self.state.detached_state_dict(),
+            path,
+            dtype,
+            &metadata,
+        )
+        .map_err(|e| TrainError::Write {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })
     }
 }

@@ -122,7 +122,8 @@ fn exported_weights_give_the_trainers_embeddings() {
     tr.train_step().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
-    tr.export(&path).unwrap();
+    tr.export(&path, clipneurons_checkpoint::StoreDtype::F32)
+        .unwrap();
     let ck = clipneurons_checkpoint::load(&path).unwrap();
     let loaded = Clip::from_state_dict(&ck.tensors).unwrap();
     let ours = tr.model().unwrap();

@@ -173,3 +173,8 @@ fn marker(cv: &mut Canvas, p: &Part, col: [u8; 3], ts: Transform, px: f32, rng: 
     cv.fill(&p.path, col, 0.85, off);
     cv.stroke(&p.path, darken(col, 0.5), 1.0, px * 2.6, ts);
 }
+
+/// Whether a drawing style is one that only the test split uses.
+pub fn is_held_out(style: &str) -> bool {
+    HELD_OUT_STYLES.contains(&style)
+}

@@ -1,0 +1,233 @@
+//! `clipneurons mine`, `merge` and `examples`: per-neuron statistics of one layer over many images, kept in a
+//! resumable run directory, and the dataset examples of one neuron read back from it.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clipneurons_neurons::mine::{
+    layer_geometry, load_state, merge_states, mine, save_state, Inputs, Manifest, MineOptions,
+    RunKey, RunState, Source, RUN_FORMAT,
+};
+use clipneurons_neurons::stats::LayerStats;
+use clipneurons_neurons::tables::write_tables;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::args::{MineArgs, ModelArg};
+use crate::io::load_model;
+
+/// SHA-256 of the model's weights file (the built-in model's compiled-in bytes).
+fn model_sha256(model: &ModelArg) -> Result<String> {
+    Ok(match &model.model {
+        Some(p) => clipneurons_checkpoint::file_sha256(p)?,
+        None => clipneurons_builtin::sha256(),
+    })
+}
+
+pub fn run_mine(a: MineArgs) -> Result<()> {
+    let m = load_model(&a.model)?;
+    let layer = match &a.layer {
+        Some(l) => l.clone(),
+        None => match clipneurons_train::eval::last_block_tap(&m) {
+            Some(l) => l,
+            None => bail!("give --layer (e.g. visual.transformer.resblocks.11.mlp.gelu); `clipneurons layers` lists them"),
+        },
+    };
+    let (channels, positions, grid) = layer_geometry(&m, &layer)?;
+    let sources = match (&a.world, a.images.is_empty()) {
+        (Some(split), true) => vec![Source::World {
+            split: split.clone(),
+            n: a.n,
+            seed: a.seed,
+        }],
+        (None, false) => vec![Source::Files(a.images.clone())],
+        (Some(_), false) => bail!("give either --images or --world, not both"),
+        (None, true) => {
+            bail!("nothing to mine: give --images DIR|FILE|GLOB... or --world SPLIT --n N")
+        }
+    };
+    let inputs = Inputs::from_sources(&sources, m.image_size())?;
+    let key = RunKey {
+        format: RUN_FORMAT,
+        model: a.model.label(),
+        model_sha256: model_sha256(&a.model)?,
+        layer,
+        channels,
+        positions,
+        grid,
+        top_k: a.top_k,
+    };
+    let dir = &a.out;
+    let exists = dir.join("state.json").exists();
+    let mut state = match (exists, a.resume) {
+        (true, false) => bail!(
+            "{} already holds a mining run; pass --resume to continue it, or choose another --out",
+            dir.display()
+        ),
+        (false, true) => bail!("nothing to resume in {} (no state.json)", dir.display()),
+        (true, true) => {
+            let s = load_state(dir)?;
+            if s.manifest.key != key {
+                bail!(
+                    "{} was mined with {} / {} (top-k {}); this command asks for {} / {} (top-k {}) — use another --out",
+                    dir.display(),
+                    s.manifest.key.model,
+                    s.manifest.key.layer,
+                    s.manifest.key.top_k,
+                    key.model,
+                    key.layer,
+                    key.top_k
+                );
+            }
+            if s.manifest.sources != sources {
+                bail!(
+                    "{} was mined over other inputs; resume with the same --images/--world flags",
+                    dir.display()
+                );
+            }
+            eprintln!(
+                "resuming at input {} of {}",
+                s.manifest.consumed, s.manifest.total_inputs
+            );
+            s
+        }
+        (false, false) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let s = RunState {
+                manifest: Manifest {
+                    key,
+                    sources,
+                    consumed: 0,
+                    total_inputs: inputs.len(),
+                    images: 0,
+                    skipped: Vec::new(),
+                    complete: false,
+                    seconds: 0.0,
+                },
+                images: Vec::new(),
+                stats: LayerStats::new(channels, a.top_k),
+            };
+            // Claims the folder and proves it writable before any work.
+            save_state(dir, &s).with_context(|| format!("cannot write in {}", dir.display()))?;
+            s
+        }
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let pb = ProgressBar::new(inputs.len());
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} images [{elapsed_precise}<{eta_precise}] {per_sec}",
+            )
+            .expect("valid template"),
+        );
+        pb.set_position(state.manifest.consumed);
+        pb
+    });
+    let opts = MineOptions {
+        batch: a.batch,
+        checkpoint_every: Duration::from_secs_f64(a.checkpoint_minutes.max(0.0) * 60.0),
+    };
+    mine(&m, &inputs, &mut state, dir, &opts, |done, _| {
+        if let Some(pb) = &bar {
+            pb.set_position(done);
+        }
+    })?;
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    write_tables(dir, &state)?;
+    let man = &state.manifest;
+    eprintln!(
+        "mined {} images ({} skipped) of {} in {:.1} s ({:.1} images/s); tables in {}",
+        man.images,
+        man.skipped.len(),
+        man.key.layer,
+        man.seconds,
+        man.images as f64 / man.seconds.max(1e-9),
+        dir.display()
+    );
+    Ok(())
+}
+
+pub fn run_merge(runs: &[PathBuf], out: &Path) -> Result<()> {
+    if out.join("state.json").exists() {
+        bail!(
+            "{} already holds a run; choose another --out",
+            out.display()
+        );
+    }
+    let loaded = runs
+        .iter()
+        .map(|d| Ok((d.clone(), load_state(d)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let merged = merge_states(loaded)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    save_state(out, &merged)?;
+    write_tables(out, &merged)?;
+    eprintln!(
+        "merged {} runs: {} images into {}",
+        runs.len(),
+        merged.manifest.images,
+        out.display()
+    );
+    Ok(())
+}
+
+pub fn run_examples(dir: &Path, neuron: usize, bottom: bool, json_out: bool) -> Result<()> {
+    let state: RunState = load_state(dir)?;
+    let Some(c) = state.stats.channels.get(neuron) else {
+        bail!(
+            "neuron {neuron} does not exist: {} has {} neurons (0..{})",
+            state.manifest.key.layer,
+            state.stats.channels.len(),
+            state.stats.channels.len().saturating_sub(1)
+        );
+    };
+    let list = if bottom { &c.bottom } else { &c.top };
+    let grid_w = state.manifest.key.grid.map(|g| g[1]);
+    let rows: Vec<_> = list
+        .iter()
+        .enumerate()
+        .map(|(r, e)| {
+            let img = &state.images[e.image as usize];
+            json!({
+                "rank": r, "value": e.value, "image": e.image, "source": img.source,
+                "concept": img.concept, "facet": img.facet,
+                "y": grid_w.map(|w| e.position as usize / w), "x": grid_w.map(|w| e.position as usize % w),
+            })
+        })
+        .collect();
+    if json_out {
+        println!(
+            "{}",
+            json!({ "layer": state.manifest.key.layer, "neuron": neuron, "kind": if bottom { "bottom" } else { "top" },
+                    "mean_of_max": c.mean_of_max(), "std_of_max": c.std_of_max(), "examples": rows })
+        );
+        return Ok(());
+    }
+    println!(
+        "{} neuron {neuron}: {} images, spatial max {:.3} ± {:.3}; {} {}:",
+        state.manifest.key.layer,
+        c.count,
+        c.mean_of_max(),
+        c.std_of_max(),
+        if bottom { "most negative" } else { "top" },
+        list.len()
+    );
+    for r in rows {
+        let what = match (r["concept"].as_str(), r["facet"].as_str()) {
+            (Some(c), Some(f)) => format!("  [{c} / {f}]"),
+            _ => String::new(),
+        };
+        println!(
+            "  {:>3}  {:>9.4}  {}{what}",
+            r["rank"],
+            r["value"].as_f64().unwrap_or(f64::NAN),
+            r["source"].as_str().unwrap_or("")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,344 @@
+//! `clipneurons world eval`: how well a model knows the synthetic world, measured on the test and attack splits
+//! against the ground truth the generator records.
+//!
+//! - Zero-shot top-1 against every concept name, per facet (photo, drawing, icon, word), per family, and for the
+//!   held-out font faces and drawing style (which never appear in training).
+//! - Typographic attacks: object photos with another concept's name pasted on; how often the written word wins.
+//! - Multimodality: for each concept, the neuron of the last block's pre-ReLU sum (`visual.layerL.N.add`, spatial
+//!   mean) with the highest mean activation over the concept's images; the concept counts as multimodal when that
+//!   neuron ranks the concept first among all concepts in at least 3 of the 4 facets.
+
+use std::collections::BTreeMap;
+
+use candle_core::{Device, Tensor, D};
+use clipneurons_model::{Clip, VisionConfig};
+use clipneurons_world::{fonts, Facet, Sample, Split, World};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Result, TrainError};
+
+/// The four facets every concept is scored in.
+pub const EVAL_FACETS: [Facet; 4] = [Facet::Photo, Facet::Drawing, Facet::Icon, Facet::Word];
+
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    /// Test images per (concept, facet).
+    pub per_concept_facet: usize,
+    /// Attack-split images.
+    pub attack_images: usize,
+    /// Seed of the test and attack streams.
+    pub seed: u64,
+    /// Images per forward pass.
+    pub batch: usize,
+    /// Zero-shot prompt; `{}` is replaced by the concept name.
+    pub template: String,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        Self {
+            per_concept_facet: 6,
+            attack_images: 600,
+            seed: 0,
+            batch: 128,
+            template: "{}".into(),
+        }
+    }
+}
+
+/// Correct out of total.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Accuracy {
+    pub correct: usize,
+    pub total: usize,
+    pub top1: f64,
+}
+
+impl Accuracy {
+    fn add(&mut self, ok: bool) {
+        self.total += 1;
+        self.correct += ok as usize;
+        self.top1 = self.correct as f64 / self.total as f64;
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AttackResult {
+    pub images: usize,
+    /// Top-1 is the pasted word's concept.
+    pub word_wins: usize,
+    /// Top-1 is the concept actually shown.
+    pub object_wins: usize,
+    pub word_win_rate: f64,
+    pub object_rate: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ConceptNeuron {
+    pub concept: String,
+    pub family: String,
+    pub neuron: usize,
+    /// Per facet (photo, drawing, icon, word): does the neuron respond most to this concept?
+    pub first_in: [bool; 4],
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Multimodality {
+    pub layer: String,
+    /// Concepts whose neuron ranks them first in at least 3 of the 4 facets.
+    pub multimodal: usize,
+    pub concepts: usize,
+    pub share: f64,
+    /// Distinct neurons among the concepts' best neurons (a neuron can be the best for several concepts).
+    pub distinct_neurons: usize,
+    pub per_concept: Vec<ConceptNeuron>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    pub concepts: usize,
+    pub images: usize,
+    pub template: String,
+    pub facets: BTreeMap<String, Accuracy>,
+    pub families: BTreeMap<String, Accuracy>,
+    /// Word images set in the held-out font faces / drawings in the held-out style.
+    pub held_out_font: Accuracy,
+    pub held_out_drawing: Accuracy,
+    /// Word images split by what is written: the concept's own name, or one of its associated words.
+    pub word_name: Accuracy,
+    pub word_associated: Accuracy,
+    pub attack: AttackResult,
+    /// `None` for models without a ResNet image tower.
+    pub multimodality: Option<Multimodality>,
+}
+
+/// The tap multimodality is measured at: the last block's pre-ReLU sum.
+pub fn last_block_tap(model: &Clip) -> Option<String> {
+    match &model.config.vision {
+        VisionConfig::Resnet { layers, .. } => {
+            Some(format!("visual.layer4.{}.add", layers[3].saturating_sub(1)))
+        }
+        VisionConfig::Vit { .. } => None,
+    }
+}
+
+/// Zero-shot class embeddings of every concept name, L2-normalised, `[concepts, E]`.
+fn concept_text_features(model: &Clip, world: &World, template: &str) -> Result<Tensor> {
+    let prompts: Vec<String> = world
+        .concepts()
+        .iter()
+        .map(|c| template.replace("{}", &c.name))
+        .collect();
+    let tokens = model.tokenize(&prompts)?;
+    Ok(clipneurons_model::l2_normalize(
+        &model.encode_text(&tokens)?,
+    )?)
+}
+
+/// Renders samples in parallel and runs them through the model in batches: top-1 concept per image and, if
+/// `tap` is given, the tap's spatial mean per image (`[N, C]` rows).
+fn classify(
+    model: &Clip,
+    text: &Tensor,
+    samples: &[Sample],
+    batch: usize,
+    tap: Option<&str>,
+) -> Result<(Vec<usize>, Vec<Vec<f32>>)> {
+    let size = model.image_size();
+    let mut top1 = Vec::with_capacity(samples.len());
+    let mut acts = Vec::new();
+    for chunk in samples.chunks(batch.max(1)) {
+        let pixels: Vec<f32> = chunk
+            .par_iter()
+            .flat_map_iter(|s| {
+                let img = image::DynamicImage::ImageRgb8(s.image.clone());
+                clipneurons_image::preprocess(&img, size)
+            })
+            .collect();
+        let pixels = Tensor::from_vec(pixels, (chunk.len(), 3, size, size), &Device::Cpu)?;
+        let feats = clipneurons_model::l2_normalize(&model.encode_image(&pixels)?)?;
+        let best = feats
+            .matmul(&text.t()?)?
+            .argmax(D::Minus1)?
+            .to_vec1::<u32>()?;
+        top1.extend(best.into_iter().map(|b| b as usize));
+        if let Some(name) = tap {
+            let rec = model.record(Some(&pixels), None, &[name.to_string()])?;
+            let t = &rec[0].1;
+            let means = t.flatten_from(2)?.mean(D::Minus1)?.to_vec2::<f32>()?;
+            acts.extend(means);
+        }
+    }
+    Ok((top1, acts))
+}
+
+/// Runs the whole evaluation. `progress(done, total)` is called after each stage.
+pub fn evaluate(
+    model: &Clip,
+    opts: &EvalOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<EvalReport> {
+    if opts.per_concept_facet == 0 {
+        return Err(TrainError::Config(
+            "need at least one image per concept and facet".into(),
+        ));
+    }
+    let world = World::with_size(model.image_size() as u32);
+    let concepts = world.concepts();
+    let n = concepts.len();
+    let text = concept_text_features(model, &world, &opts.template)?;
+    let tap = last_block_tap(model);
+
+    // Test images: every concept in every scored facet, `per_concept_facet` times, from the test stream.
+    let jobs: Vec<(usize, usize, usize)> = (0..n)
+        .flat_map(|c| {
+            (0..EVAL_FACETS.len())
+                .flat_map(move |f| (0..opts.per_concept_facet).map(move |k| (c, f, k)))
+        })
+        .collect();
+    let samples: Vec<Sample> = jobs
+        .par_iter()
+        .map(|&(c, f, k)| {
+            let index = ((c * EVAL_FACETS.len() + f) * opts.per_concept_facet + k) as u64;
+            world.sample_of(Split::Test, index, opts.seed, c, EVAL_FACETS[f])
+        })
+        .collect();
+    progress(&format!("rendered {} test images", samples.len()));
+    let (top1, acts) = classify(model, &text, &samples, opts.batch, tap.as_deref())?;
+    progress("classified the test images");
+
+    let held_out_faces: Vec<&str> = fonts::held_out_faces()
+        .into_iter()
+        .map(|i| fonts::faces()[i].name)
+        .collect();
+    let mut facets: BTreeMap<String, Accuracy> = BTreeMap::new();
+    let mut families: BTreeMap<String, Accuracy> = BTreeMap::new();
+    let (mut held_font, mut held_drawing) = (Accuracy::default(), Accuracy::default());
+    let (mut word_name, mut word_associated) = (Accuracy::default(), Accuracy::default());
+    for (((c, f, _), s), &pred) in jobs.iter().zip(&samples).zip(&top1) {
+        let ok = pred == *c;
+        let facet = EVAL_FACETS[*f];
+        facets.entry(facet.name().into()).or_default().add(ok);
+        families.entry(s.family.clone()).or_default().add(ok);
+        if facet == Facet::Word
+            && s.font
+                .as_deref()
+                .is_some_and(|f| held_out_faces.contains(&f))
+        {
+            held_font.add(ok);
+        }
+        if facet == Facet::Word {
+            if s.words.iter().any(|w| *w == concepts[*c].name) {
+                word_name.add(ok);
+            } else {
+                word_associated.add(ok);
+            }
+        }
+        if facet == Facet::Drawing && clipneurons_world::render::drawing::is_held_out(&s.style) {
+            held_drawing.add(ok);
+        }
+    }
+
+    // Attack split: the word's concept against the object's.
+    let by_name: BTreeMap<&str, usize> = concepts.iter().map(|c| (c.name.as_str(), c.id)).collect();
+    let attack_samples: Vec<Sample> = (0..opts.attack_images as u64)
+        .into_par_iter()
+        .map(|i| world.sample(Split::Attack, i, opts.seed))
+        .collect();
+    let (attack_top1, _) = classify(model, &text, &attack_samples, opts.batch, None)?;
+    let mut attack = AttackResult {
+        images: attack_samples.len(),
+        ..Default::default()
+    };
+    for (s, &pred) in attack_samples.iter().zip(&attack_top1) {
+        let word = s
+            .attack_word
+            .as_deref()
+            .and_then(|w| by_name.get(w).copied());
+        attack.word_wins += (Some(pred) == word) as usize;
+        attack.object_wins += (Some(pred) == s.true_concept) as usize;
+    }
+    if attack.images > 0 {
+        attack.word_win_rate = attack.word_wins as f64 / attack.images as f64;
+        attack.object_rate = attack.object_wins as f64 / attack.images as f64;
+    }
+    progress("classified the attack images");
+
+    let multimodality = match tap {
+        Some(layer) if !acts.is_empty() => Some(multimodality(&world, &jobs, &acts, layer)),
+        _ => None,
+    };
+    Ok(EvalReport {
+        concepts: n,
+        images: samples.len() + attack_samples.len(),
+        template: opts.template.clone(),
+        facets,
+        families,
+        held_out_font: held_font,
+        held_out_drawing: held_drawing,
+        word_name,
+        word_associated,
+        attack,
+        multimodality,
+    })
+}
+
+/// The multimodality share from per-image spatial means `acts[i][channel]` of the jobs `(concept, facet, k)`.
+fn multimodality(
+    world: &World,
+    jobs: &[(usize, usize, usize)],
+    acts: &[Vec<f32>],
+    layer: String,
+) -> Multimodality {
+    let n = world.concepts().len();
+    let channels = acts[0].len();
+    let nf = EVAL_FACETS.len();
+    // mean[c][f][ch]
+    let mut sum = vec![vec![vec![0f64; channels]; nf]; n];
+    let mut count = vec![vec![0usize; nf]; n];
+    for (&(c, f, _), a) in jobs.iter().zip(acts) {
+        for (s, &v) in sum[c][f].iter_mut().zip(a) {
+            *s += v as f64;
+        }
+        count[c][f] += 1;
+    }
+    let mean = |c: usize, f: usize, ch: usize| sum[c][f][ch] / count[c][f].max(1) as f64;
+    let argmax = |vals: &mut dyn Iterator<Item = (usize, f64)>| {
+        vals.fold(
+            (0, f64::NEG_INFINITY),
+            |b, (i, v)| if v > b.1 { (i, v) } else { b },
+        )
+        .0
+    };
+    let mut per_concept = Vec::with_capacity(n);
+    for c in 0..n {
+        let neuron =
+            argmax(&mut (0..channels).map(|ch| (ch, (0..nf).map(|f| mean(c, f, ch)).sum())));
+        let mut first_in = [false; 4];
+        for (f, first) in first_in.iter_mut().enumerate() {
+            *first = argmax(&mut (0..n).map(|k| (k, mean(k, f, neuron)))) == c;
+        }
+        let concept = &world.concepts()[c];
+        per_concept.push(ConceptNeuron {
+            concept: concept.name.clone(),
+            family: concept.family.name().to_string(),
+            neuron,
+            first_in,
+        });
+    }
+    let multimodal = per_concept
+        .iter()
+        .filter(|p| p.first_in.iter().filter(|&&b| b).count() >= 3)
+        .count();
+    let distinct: std::collections::BTreeSet<usize> =
+        per_concept.iter().map(|p| p.neuron).collect();
+    Multimodality {
+        layer,
+        multimodal,
+        concepts: n,
+        share: multimodal as f64 / n.max(1) as f64,
+        distinct_neurons: distinct.len(),
+        per_concept,
+    }
+}
