@@ -212,7 +212,7 @@ pub struct TrainArgs {
     /// Final weights (open_clip safetensors); checkpoints go to `OUT.ckpt/`.
     #[arg(long)]
     pub out: PathBuf,
-    /// Optimisation steps [default: 5000].
+    /// Optimisation steps [default: 5500, the built-in model's recipe].
     #[arg(long)]
     pub steps: Option<u64>,
     /// Images (and captions) per step [default: 128].

@@ -366,6 +366,12 @@ fn world_eval_reports_every_measure() {
     for f in ["photo", "drawing", "icon", "word"] {
         assert_eq!(r["facets"][f]["total"].as_u64(), Some(concepts), "{f}");
     }
+    // The committed model sees: photos, icons and drawings well above the 80-90% targets on the full
+    // evaluation (docs/BENCHMARKS.md); here one image per concept, so a looser bound.
+    for f in ["photo", "drawing", "icon"] {
+        let top1 = r["facets"][f]["top1"].as_f64().unwrap();
+        assert!(top1 >= 0.85, "{f}: {top1}");
+    }
     assert_eq!(r["attack"]["images"], 16);
     let mm = &r["multimodality"];
     assert_eq!(mm["concepts"].as_u64(), Some(concepts));

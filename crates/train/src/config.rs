@@ -114,7 +114,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             model: ModelShape::default(),
-            steps: 5000,
+            steps: 5500,
             batch: 128,
             seed: 0,
             lr: 1e-3,
