@@ -11,6 +11,13 @@ mod world;
 use clap::Parser;
 
 fn main() {
+    // `clipneurons examples RUN | head` must end quietly when `head` closes the pipe, as Unix tools do, instead of
+    // panicking on the next print: restore the default SIGPIPE action that Rust's runtime replaces.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_DFL at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // A bug must still end in one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error ({info}); please report it with the command you ran");
