@@ -157,18 +157,22 @@ fn classify(
             })
             .collect();
         let pixels = Tensor::from_vec(pixels, (chunk.len(), 3, size, size), &Device::Cpu)?;
-        let feats = clipneurons_model::l2_normalize(&model.encode_image(&pixels)?)?;
-        let best = feats
+        // One pass: the tap (when asked for) and the pooled features (`visual.attnpool`) are recorded together.
+        let features = match tap {
+            Some(name) => {
+                let names = [name.to_string(), "visual.attnpool".to_string()];
+                let mut rec = model.record(Some(&pixels), None, &names)?.into_iter();
+                let (_, t) = rec.next().expect("tap recorded");
+                acts.extend(t.flatten_from(2)?.mean(D::Minus1)?.to_vec2::<f32>()?);
+                rec.next().expect("features recorded").1
+            }
+            None => model.encode_image(&pixels)?,
+        };
+        let best = clipneurons_model::l2_normalize(&features)?
             .matmul(&text.t()?)?
             .argmax(D::Minus1)?
             .to_vec1::<u32>()?;
         top1.extend(best.into_iter().map(|b| b as usize));
-        if let Some(name) = tap {
-            let rec = model.record(Some(&pixels), None, &[name.to_string()])?;
-            let t = &rec[0].1;
-            let means = t.flatten_from(2)?.mean(D::Minus1)?.to_vec2::<f32>()?;
-            acts.extend(means);
-        }
     }
     Ok((top1, acts))
 }
