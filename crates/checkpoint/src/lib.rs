@@ -381,6 +381,29 @@ pub fn save_safetensors_with(
     safetensors_io::save(tensors, path, dtype, metadata)
 }
 
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename — a reader never sees
+/// half a file and a crash leaves the previous version. The one byte-level atomic writer of the project.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    use std::io::Write;
+    let err = |e: std::io::Error| CheckpointError::Write {
+        path: path.to_path_buf(),
+        detail: error::one_line(e),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(err);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Streams the file through SHA-256 and returns the lowercase hex digest, for run manifests
 /// that must pin exactly which weights produced a result.
 pub fn file_sha256(path: &Path) -> Result<String, CheckpointError> {

@@ -146,12 +146,9 @@ fn check_writable_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Write `bytes` to `path` through a temporary file and a rename, so a reader never sees half a file.
+/// Write `bytes` to `path` atomically, so a reader never sees half a file.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    Ok(clipneurons_checkpoint::write_atomic(path, bytes)?)
 }
 
 fn sample(split: &str, n: u64, seed: u64, out: &Path, size: u32) -> Result<()> {

@@ -348,20 +348,9 @@ pub fn mine(
     Ok(())
 }
 
-/// Writes `bytes` to `path` atomically (temporary file in the same folder, fsync, rename).
+/// Writes `bytes` to `path` atomically (`clipneurons_checkpoint::write_atomic`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let io =
-        |e: std::io::Error| NeuronError::Input(format!("cannot write {}: {e}", path.display()));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    clipneurons_checkpoint::write_atomic(path, bytes).map_err(|e| NeuronError::Input(e.to_string()))
 }
 
 /// `state.json` and `manifest.json`, each written atomically (state first: the manifest never claims more).
