@@ -64,6 +64,12 @@ impl Taps {
         }
     }
 
+    /// Whether this recorder keeps nothing at all, so a tower may skip work whose only effect is on taps
+    /// (e.g. the text positions after the last end-of-text token).
+    pub fn records_nothing(&self) -> bool {
+        matches!(&self.mode, Mode::Named(names) if names.is_empty())
+    }
+
     pub fn get(&self, name: &str) -> Option<&Tensor> {
         self.recorded
             .iter()
