@@ -114,7 +114,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             model: ModelShape::default(),
-            steps: 5500,
+            steps: 6800,
             batch: 128,
             seed: 0,
             lr: 1e-3,

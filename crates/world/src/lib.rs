@@ -13,11 +13,11 @@ pub mod split;
 use std::collections::HashMap;
 
 pub use catalogue::{Concept, Family};
+pub use rng::Rng;
 pub use split::Split;
 
 use catalogue::Shape;
 use render::{place, shapes, Canvas};
-use rng::Rng;
 
 /// The default image side in pixels: the feasibility runs worked at 96 px (builtin-world-notes).
 pub const DEFAULT_SIZE: u32 = 96;
@@ -45,7 +45,7 @@ impl Facet {
         Facet::Scene,
     ];
     // Words get the largest share: reading is the slowest skill to learn (docs/BENCHMARKS.md, built-in model).
-    const WEIGHTS: [f32; 5] = [0.18, 0.17, 0.12, 0.38, 0.15];
+    const WEIGHTS: [f32; 5] = [0.15, 0.17, 0.10, 0.43, 0.15];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -145,6 +145,18 @@ impl World {
 
     pub fn concepts(&self) -> &[Concept] {
         &self.concepts
+    }
+
+    /// Every word the world writes: concept names and associated words, lower case, sorted, without repeats.
+    pub fn vocabulary(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .concepts
+            .iter()
+            .flat_map(|c| std::iter::once(c.name.clone()).chain(c.words.iter().cloned()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
     }
 
     pub fn size(&self) -> u32 {
@@ -254,9 +266,9 @@ impl World {
         }
     }
 
-    /// The concept's written name (60%) or one of its associated words (40%).
+    /// The concept's written name (70%) or one of its associated words (30%).
     fn word(&self, split: Split, c: &Concept, mut cv: Canvas, rng: &mut Rng) -> Sample {
-        let (word, is_name) = if c.words.is_empty() || rng.chance(0.6) {
+        let (word, is_name) = if c.words.is_empty() || rng.chance(0.7) {
             (c.name.clone(), true)
         } else {
             (rng.pick(&c.words).clone(), false)
