@@ -154,8 +154,59 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rendered-word probes: each vocabulary word written on white at 3 sizes x 3 positions; a neuron's response
+    /// to a word is the mean over sizes of the max over positions of its spatial maximum. Ranks the words that
+    /// drive a neuron, or (--all) stores the top words of every neuron of the layer.
+    Words {
+        #[command(flatten)]
+        model: ModelArg,
+        /// Layer (default: the model's neuron layer, as `mine`).
+        #[arg(long)]
+        layer: Option<String>,
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        neuron: Option<usize>,
+        /// Every neuron: writes words.parquet and word_responses.safetensors into --out (e.g. a mining run).
+        #[arg(long, requires = "out")]
+        all: bool,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// One word per line. Default: the built-in world's words plus the 10,000 most common single-token words
+        /// of CLIP's BPE vocabulary.
+        #[arg(long)]
+        vocab: Option<PathBuf>,
+        /// Words listed (per neuron with --all).
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Words rendered per batch (9 images each).
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Train the built-in CLIP on the synthetic world (contrastive, from scratch).
     Train(TrainArgs),
+    /// Typographic attack: write a word on every image (eight times in a grid, or on one paper label) and count
+    /// how often the classifier's top class becomes the word's class; the neurons the word drives.
+    Attack(AttackArgs),
+    /// The article's Stroop test: 8 words x 8 inks, zero-shot over the ink colours: does the model name the word
+    /// or the ink?
+    Stroop {
+        #[command(flatten)]
+        model: ModelArg,
+        /// Zero-shot prompt, `{}` standing for the colour (the article's by default).
+        #[arg(long, default_value = clipneurons_attack::stroop::TEMPLATE)]
+        template: String,
+        /// Folder for stroop.json, stroop.md and the 64 stimuli as one sheet (stimuli.png).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Linear probes on the image embedding (the article's second classifier).
+    Probe {
+        #[command(subcommand)]
+        command: ProbeCommand,
+    },
     /// The built-in synthetic world.
     World {
         #[command(subcommand)]
@@ -212,7 +263,7 @@ pub struct TrainArgs {
     /// Final weights (open_clip safetensors); checkpoints go to `OUT.ckpt/`.
     #[arg(long)]
     pub out: PathBuf,
-    /// Optimisation steps [default: 5500, the built-in model's recipe].
+    /// Optimisation steps [default: 6800, the built-in model's recipe].
     #[arg(long)]
     pub steps: Option<u64>,
     /// Images (and captions) per step [default: 128].
@@ -286,4 +337,84 @@ pub struct MineArgs {
     /// Save the resumable state at least this often.
     #[arg(long, default_value_t = 2.0)]
     pub checkpoint_minutes: f64,
+}
+
+/// Where the images of an attack or a probe come from.
+#[derive(Args, Clone)]
+pub struct LabelledImages {
+    /// Image files, folders (recursive) or globs; an image's class is the name of its folder (`DIR/<class>/x.jpg`).
+    #[arg(long, num_args = 1.., conflicts_with = "world")]
+    pub images: Vec<PathBuf>,
+    /// Photos of the built-in world's objects, animals and plants from this split (train, val or test).
+    #[arg(long)]
+    pub world: Option<String>,
+    /// World images per concept.
+    #[arg(long, default_value_t = 4)]
+    pub per_concept: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Class labels: `a,b,c`, a file with one per line, or `@FILE`. Default with `--world`: every concept name.
+    #[arg(long)]
+    pub labels: Option<String>,
+}
+
+#[derive(Args)]
+pub struct AttackArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+    #[command(flatten)]
+    pub input: LabelledImages,
+    /// Attack words (each run separately). A word that is not a label is added to the zero-shot label set.
+    #[arg(long, num_args = 1.., required_unless_present = "search")]
+    pub text: Vec<String>,
+    /// grid8: the word eight times at fixed positions in one font (the article's automated test); label: one
+    /// hand-written-style paper label on the object (its "in the wild" test).
+    #[arg(long, default_value = "grid8")]
+    pub protocol: String,
+    /// `zero-shot`, or `probe:FILE` for a linear probe written by `clipneurons probe train`.
+    #[arg(long, default_value = "zero-shot")]
+    pub classifier: String,
+    /// Zero-shot prompt, `{}` standing for the label (the article's completion "a photo of a ___").
+    #[arg(long, default_value = "a photo of a {}")]
+    pub template: String,
+    /// Try every label by itself as the attack text and list the most effective (the article's brute-force search).
+    #[arg(long)]
+    pub search: bool,
+    /// Rows of `--search`.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Layer whose neurons are compared clean vs attacked (default: the model's neuron layer, as `mine`).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Neurons reported per attack word.
+    #[arg(long, default_value_t = 5)]
+    pub neurons: usize,
+    /// Before/after image pairs (and top-5 lists) kept per word.
+    #[arg(long, default_value_t = 4)]
+    pub examples: usize,
+    /// Folder for report.json, report.md and examples/WORD/N-{before,after}.png.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ProbeCommand {
+    /// Train a softmax-regression probe on the L2-normalised image embedding of labelled images.
+    Train {
+        #[command(flatten)]
+        model: ModelArg,
+        #[command(flatten)]
+        input: LabelledImages,
+        /// Output safetensors file (weights, standardisation, labels in the header).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+    },
 }

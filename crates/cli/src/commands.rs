@@ -183,6 +183,34 @@ pub fn run(cli: Cli) -> Result<()> {
         } => crate::mine::run_examples(&run, neuron, bottom, json)?,
         Command::World { command } => crate::world::run(command)?,
         Command::Train(args) => crate::train::run(args)?,
+        Command::Attack(args) => crate::attack::run_attack(args)?,
+        Command::Words {
+            model,
+            layer,
+            neuron,
+            all: _,
+            out,
+            vocab,
+            top,
+            batch,
+            json,
+        } => crate::mine::run_words(
+            &model,
+            layer,
+            neuron,
+            out.as_deref(),
+            vocab.as_deref(),
+            top,
+            batch,
+            json,
+        )?,
+        Command::Stroop {
+            model,
+            template,
+            out,
+            json,
+        } => crate::attack::run_stroop(model, template, out, json)?,
+        Command::Probe { command } => crate::attack::run_probe(command)?,
         Command::Info { model, json } => {
             let ckpt = model.checkpoint()?;
             let cfg = clipneurons_model::ClipConfig::from_state_dict(&ckpt.tensors)
@@ -238,9 +266,12 @@ fn softmax_rows(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
         .collect())
 }
 
-/// `a,b,c` or `@file` (one label per line).
-fn parse_labels(spec: &str) -> Result<Vec<String>> {
-    let text = match spec.strip_prefix('@') {
+/// `a,b,c`, `@file` or the path of an existing file (one label per line).
+pub fn parse_labels(spec: &str) -> Result<Vec<String>> {
+    let file = spec
+        .strip_prefix('@')
+        .or_else(|| (!spec.contains(',') && std::path::Path::new(spec).is_file()).then_some(spec));
+    let text = match file {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("{path}: cannot read the label file"))?,
         None => spec.replace(',', "\n"),

@@ -2,6 +2,7 @@
 //! arguments and turns errors into one clear line and a non-zero exit code.
 
 mod args;
+mod attack;
 mod commands;
 mod io;
 mod mine;

@@ -28,13 +28,7 @@ fn model_sha256(model: &ModelArg) -> Result<String> {
 
 pub fn run_mine(a: MineArgs) -> Result<()> {
     let m = load_model(&a.model)?;
-    let layer = match &a.layer {
-        Some(l) => l.clone(),
-        None => match clipneurons_train::eval::last_block_tap(&m) {
-            Some(l) => l,
-            None => bail!("give --layer (e.g. visual.transformer.resblocks.11.mlp.gelu); `clipneurons layers` lists them"),
-        },
-    };
+    let layer = a.layer.clone().unwrap_or_else(|| m.neuron_layer());
     let (channels, positions, grid) = layer_geometry(&m, &layer)?;
     let sources = match (&a.world, a.images.is_empty()) {
         (Some(split), true) => vec![Source::World {
@@ -228,6 +222,122 @@ pub fn run_examples(dir: &Path, neuron: usize, bottom: bool, json_out: bool) -> 
             r["value"].as_f64().unwrap_or(f64::NAN),
             r["source"].as_str().unwrap_or("")
         );
+    }
+    Ok(())
+}
+
+/// The default vocabulary of `words`: the built-in world's words, then CLIP's 10,000 most common word tokens.
+fn default_vocab() -> Vec<String> {
+    let mut v = clipneurons_world::World::new().vocabulary();
+    let have: std::collections::HashSet<String> = v.iter().cloned().collect();
+    v.extend(
+        clipneurons_tokenizer::Tokenizer::new()
+            .common_words(10_000)
+            .into_iter()
+            .filter(|w| !have.contains(w)),
+    );
+    v
+}
+
+fn read_vocab(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the vocabulary", path.display()))?;
+    let mut v: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    v.dedup();
+    if v.is_empty() {
+        bail!(
+            "{}: the vocabulary has no words (one word or phrase per line)",
+            path.display()
+        );
+    }
+    Ok(v)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn run_words(
+    model: &ModelArg,
+    layer: Option<String>,
+    neuron: Option<usize>,
+    out: Option<&Path>,
+    vocab: Option<&Path>,
+    top: usize,
+    batch: usize,
+    json_out: bool,
+) -> Result<()> {
+    let m = load_model(model)?;
+    let layer = layer.unwrap_or_else(|| m.neuron_layer());
+    let (channels, _, _) = layer_geometry(&m, &layer)?;
+    if let Some(n) = neuron {
+        if n >= channels {
+            bail!(
+                "neuron {n} is out of range: {layer} has {channels} neurons (0..{})",
+                channels - 1
+            );
+        }
+    }
+    if let Some(dir) = out {
+        crate::attack::writable_dir(dir)?;
+        // A mining run's folder must be of this model and layer.
+        if dir.join("manifest.json").is_file() {
+            let manifest: Manifest =
+                serde_json::from_slice(&std::fs::read(dir.join("manifest.json"))?)
+                    .with_context(|| format!("{}: unreadable manifest.json", dir.display()))?;
+            if manifest.key.layer != layer || manifest.key.model_sha256 != model_sha256(model)? {
+                bail!(
+                    "{} is a run of {} at {}; give the same --model and --layer, or another --out",
+                    dir.display(),
+                    manifest.key.model,
+                    manifest.key.layer
+                );
+            }
+        }
+    }
+    let vocab = match vocab {
+        Some(p) => read_vocab(p)?,
+        None => default_vocab(),
+    };
+    let bar = ProgressBar::new(vocab.len() as u64);
+    if std::io::stderr().is_terminal() {
+        bar.set_style(
+            ProgressStyle::with_template("rendering words {bar:30} {pos}/{len} ({eta})")
+                .expect("static template"),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let r =
+        clipneurons_neurons::words::probe_words(&m, &layer, &vocab, batch, |k| bar.inc(k as u64))?;
+    bar.finish_and_clear();
+    if let Some(dir) = out {
+        clipneurons_neurons::words::write_word_tables(dir, &r, top)?;
+        eprintln!(
+            "wrote {}/words.parquet and word_responses.safetensors ({} words x {} neurons)",
+            dir.display(),
+            vocab.len(),
+            channels
+        );
+    }
+    if let Some(n) = neuron {
+        let words = r.top_words(n, top);
+        if json_out {
+            let rows: Vec<_> = words
+                .iter()
+                .map(|(w, v)| json!({"word": w, "response": v}))
+                .collect();
+            println!(
+                "{}",
+                json!({"layer": layer, "neuron": n, "vocabulary": vocab.len(), "words": rows})
+            );
+        } else {
+            for (w, v) in words {
+                println!("{v:10.4}  {w}");
+            }
+        }
     }
     Ok(())
 }

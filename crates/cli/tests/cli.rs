@@ -2,7 +2,9 @@
 //! the PyTorch reference, and bad input ends in one clear line and a non-zero exit code, never a panic.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+
+use common::{fails_with, ok_json, run};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -10,41 +12,6 @@ fn root() -> PathBuf {
 
 fn fx(p: &str) -> String {
     root().join("fixtures").join(p).display().to_string()
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clipneurons"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok_json(args: &[&str]) -> serde_json::Value {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
-/// A failure prints exactly one `error:` line, mentions `needle`, exits 2 and never panics.
-fn fails_with(args: &[&str], needle: &str) {
-    let o = run(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert!(
-        err.contains(needle),
-        "{args:?}: expected `{needle}` in: {err}"
-    );
-    assert!(
-        !err.contains("panicked")
-            && !err.contains("internal error")
-            && !err.contains("RUST_BACKTRACE"),
-        "{err}"
-    );
-    assert_eq!(err.trim().lines().count(), 1, "more than one line: {err}");
 }
 
 #[test]

@@ -2,24 +2,9 @@
 //! files skipped and listed, a killed run resumed to the same result, and merged runs equal to one run.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clipneurons"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> Output {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
+use common::{ok, run};
 
 fn state(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("state.json")).unwrap()).unwrap()
@@ -190,7 +175,7 @@ fn killed_run_resumes_to_the_same_result() {
     ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
     // Start the same run and kill -9 it once it has saved some progress.
     let b = args(&cut);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clipneurons"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clipneurons"))
         .args(&b)
         .spawn()
         .unwrap();

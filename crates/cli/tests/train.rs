@@ -1,14 +1,9 @@
 //! `clipneurons train` end to end on a very small model: it writes loadable weights, resumes, and refuses bad
 //! input with one clear line.
 
-use std::process::{Command, Output};
+mod common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clipneurons"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::run;
 
 fn fails_with(args: &[&str], needle: &str) {
     let o = run(args);

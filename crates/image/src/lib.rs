@@ -95,6 +95,27 @@ pub fn preprocess_path(path: &Path, size: usize) -> Result<Vec<f32>, ImageError>
     Ok(out)
 }
 
+/// The image as the model sees it before normalisation: decoded, resized and centre-cropped to `size` × `size`
+/// RGB exactly as [`preprocess_path`] does (so `normalize(&model_view(p)?)` equals `preprocess_path(p)`); for
+/// drawing on the model's view of an image (typographic attacks) or showing it.
+///
+/// # Panics
+/// If `size` is 0.
+pub fn model_view(path: &Path, size: usize) -> Result<RgbImage, ImageError> {
+    let decoded = decode::decode_path(path)?;
+    let rgb = transform::resize_crop_rgb(&decoded.image, size, decoded.nearest);
+    Ok(RgbImage::from_raw(size as u32, size as u32, rgb).expect("size*size*3 bytes"))
+}
+
+/// `ToTensor` + `Normalize` of an RGB image: CHW, OpenAI mean/std, `3 * w * h` values (the image should already
+/// be the model's input size).
+pub fn normalize(rgb: &RgbImage) -> Vec<f32> {
+    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+    let mut out = vec![0.0; 3 * w * h];
+    transform::normalize_plane_into(rgb.as_raw(), w * h, &mut out);
+    out
+}
+
 /// [`preprocess_path`] for an in-memory file; errors name `label`.
 ///
 /// # Panics

@@ -149,7 +149,11 @@ pub(crate) fn resize_crop_rgb(img: &DynamicImage, n: usize, nearest: bool) -> Ve
 /// `ToTensor` + `Normalize` as torch computes them in f32: `(v / 255 - mean) / std`, CHW.
 /// A 256-entry table per channel gives the identical values without per-pixel division.
 pub(crate) fn normalize_into(rgb: &[u8], n: usize, out: &mut [f32]) {
-    let plane = n * n;
+    normalize_plane_into(rgb, n * n, out)
+}
+
+/// [`normalize_into`] for `plane` pixels of any shape.
+pub(crate) fn normalize_plane_into(rgb: &[u8], plane: usize, out: &mut [f32]) {
     for c in 0..3 {
         let lut: [f32; 256] =
             std::array::from_fn(|v| (v as f32 / 255.0 - OPENAI_MEAN[c]) / OPENAI_STD[c]);

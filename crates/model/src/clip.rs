@@ -97,6 +97,16 @@ impl Clip {
         }
     }
 
+    /// [`Clip::encode_image`] and one image tap from the same pass: `(tap, features)`.
+    pub fn encode_image_with_tap(&self, pixels: &Tensor, layer: &str) -> Result<(Tensor, Tensor)> {
+        let mut taps = Taps::named_to_end(&[layer]);
+        let features = self
+            .forward_image(pixels, &mut taps)?
+            .ok_or_else(|| ModelError::Input("image pass stopped early".into()))?;
+        let tap = taps.take(layer).ok_or_else(|| self.unknown_layer(layer))?;
+        Ok((tap, features))
+    }
+
     /// Unnormalised image features `[N, E]`, as open_clip's `encode_image`.
     pub fn encode_image(&self, pixels: &Tensor) -> Result<Tensor> {
         self.forward_image(pixels, &mut Taps::none())?
@@ -125,6 +135,20 @@ impl Clip {
     }
 
     /// Unnormalised text features `[M, E]`, as open_clip's `encode_text`.
+    /// The default layer for neuron analyses: the article's last-block pre-ReLU sum for ResNets
+    /// (`visual.layer4.N.add`, RN50x4's `image_block_4/5/Add_6`), the last block's MLP neurons for ViTs.
+    pub fn neuron_layer(&self) -> String {
+        match &self.config.vision {
+            VisionConfig::Resnet { layers, .. } => {
+                format!("visual.layer4.{}.add", layers[3].saturating_sub(1))
+            }
+            VisionConfig::Vit { layers, .. } => format!(
+                "visual.transformer.resblocks.{}.mlp.gelu",
+                layers.saturating_sub(1)
+            ),
+        }
+    }
+
     pub fn encode_text(&self, tokens: &Tensor) -> Result<Tensor> {
         self.forward_text(tokens, &mut Taps::none())?
             .ok_or_else(|| ModelError::Input("text pass stopped early".into()))

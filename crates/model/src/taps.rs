@@ -15,6 +15,8 @@ enum Mode {
 
 pub struct Taps {
     mode: Mode,
+    /// Run the pass to its end even when every requested tap is in (to get the output as well).
+    to_end: bool,
     recorded: Vec<(String, Tensor)>,
     shapes: Vec<(String, Vec<usize>)>,
 }
@@ -30,6 +32,15 @@ impl Taps {
             mode: Mode::Named(names.iter().map(|s| s.as_ref().to_string()).collect()),
             recorded: Vec::new(),
             shapes: Vec::new(),
+            to_end: false,
+        }
+    }
+
+    /// Keep the named tensors and still run the pass to its end, so the tower returns its output too.
+    pub fn named_to_end<S: AsRef<str>>(names: &[S]) -> Self {
+        Self {
+            to_end: true,
+            ..Self::named(names)
         }
     }
 
@@ -38,6 +49,7 @@ impl Taps {
             mode: Mode::Shapes,
             recorded: Vec::new(),
             shapes: Vec::new(),
+            to_end: false,
         }
     }
 
@@ -59,7 +71,9 @@ impl Taps {
     /// wasted work.
     pub fn finished(&self) -> bool {
         match &self.mode {
-            Mode::Named(names) => !names.is_empty() && self.recorded.len() == names.len(),
+            Mode::Named(names) => {
+                !self.to_end && !names.is_empty() && self.recorded.len() == names.len()
+            }
             Mode::Shapes => false,
         }
     }

@@ -5,6 +5,7 @@ pub mod mine;
 pub mod search;
 pub mod stats;
 pub mod tables;
+pub mod words;
 
 pub use search::{search, NeuronHit, SearchResult};
 

@@ -130,15 +130,7 @@ impl Inputs {
                         }
                     }
                 }
-                files.sort();
-                files.dedup();
-                if files.is_empty() {
-                    return Err(NeuronError::Input(
-                        "no images found in the given inputs (looked for .jpg .jpeg .png .webp .bmp .gif .tif)"
-                            .into(),
-                    ));
-                }
-                Ok(Inputs::Files(files))
+                Ok(Inputs::Files(sorted_nonempty(files)?))
             }
         }
     }
@@ -189,6 +181,28 @@ impl Inputs {
             }
         }
     }
+}
+
+/// The image files named by `paths` (files, folders searched recursively, glob patterns), sorted, without
+/// repeats; an error if there are none.
+pub fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        collect_files(p, &mut files)?;
+    }
+    sorted_nonempty(files)
+}
+
+fn sorted_nonempty(mut files: Vec<PathBuf>) -> Result<Vec<PathBuf>> {
+    files.sort();
+    files.dedup();
+    if files.is_empty() {
+        return Err(NeuronError::Input(
+            "no images found in the given inputs (looked for .jpg .jpeg .png .webp .bmp .gif .tif)"
+                .into(),
+        ));
+    }
+    Ok(files)
 }
 
 fn collect_files(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

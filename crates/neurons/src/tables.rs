@@ -19,7 +19,7 @@ use crate::mine::{write_atomic, RunState};
 use crate::stats::hist_edges;
 use crate::{NeuronError, Result};
 
-fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) -> Result<()> {
+pub(crate) fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) -> Result<()> {
     let batch = RecordBatch::try_from_iter(columns)
         .map_err(|e| NeuronError::Input(format!("building {}: {e}", path.display())))?;
     let mut buf = Vec::new();

@@ -230,6 +230,23 @@ impl Tokenizer {
         }
         String::from_utf8_lossy(&bytes).replace("</w>", " ")
     }
+
+    /// The `n` most common lower-case English-looking words (letters only, at least 3 of them) that are one token
+    /// each, in the order BPE learned them. Merge order follows pair frequency in CLIP's training text, so the
+    /// earliest whole-word tokens are that text's most frequent words — a bundled, MIT-licensed word list.
+    pub fn common_words(&self, n: usize) -> Vec<String> {
+        // Ids 0..512 are the bytes (with and without `</w>`); merges follow in rank order; the last two are
+        // <start_of_text> and <end_of_text>.
+        let merged = 2 * 256..self.vocab_size() as u32 - 2;
+        merged
+            .filter_map(|id| {
+                let s = self.decode(&[id]);
+                let w = s.strip_suffix(' ')?;
+                (w.len() >= 3 && w.bytes().all(|b| b.is_ascii_lowercase())).then(|| w.to_string())
+            })
+            .take(n)
+            .collect()
+    }
 }
 
 #[cfg(test)]

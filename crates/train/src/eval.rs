@@ -116,9 +116,7 @@ pub struct EvalReport {
 /// The tap multimodality is measured at: the last block's pre-ReLU sum.
 pub fn last_block_tap(model: &Clip) -> Option<String> {
     match &model.config.vision {
-        VisionConfig::Resnet { layers, .. } => {
-            Some(format!("visual.layer4.{}.add", layers[3].saturating_sub(1)))
-        }
+        VisionConfig::Resnet { .. } => Some(model.neuron_layer()),
         VisionConfig::Vit { .. } => None,
     }
 }
@@ -157,14 +155,12 @@ fn classify(
             })
             .collect();
         let pixels = Tensor::from_vec(pixels, (chunk.len(), 3, size, size), &Device::Cpu)?;
-        // One pass: the tap (when asked for) and the pooled features (`visual.attnpool`) are recorded together.
+        // One pass: the tap (when asked for) and the features come from the same forward.
         let features = match tap {
             Some(name) => {
-                let names = [name.to_string(), "visual.attnpool".to_string()];
-                let mut rec = model.record(Some(&pixels), None, &names)?.into_iter();
-                let (_, t) = rec.next().expect("tap recorded");
+                let (t, features) = model.encode_image_with_tap(&pixels, name)?;
                 acts.extend(t.flatten_from(2)?.mean(D::Minus1)?.to_vec2::<f32>()?);
-                rec.next().expect("features recorded").1
+                features
             }
             None => model.encode_image(&pixels)?,
         };

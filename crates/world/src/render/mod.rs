@@ -28,6 +28,34 @@ impl Canvas {
         Canvas { pm, size }
     }
 
+    /// A canvas holding a copy of a square RGB image (e.g. the model's view of a photo, to write on).
+    pub fn from_rgb(img: &RgbImage) -> Canvas {
+        let mut cv = Canvas::new(img.width().min(img.height()));
+        let w = cv.pm.width();
+        for (dst, (x, y)) in cv
+            .pm
+            .data_mut()
+            .chunks_exact_mut(4)
+            .zip((0..w).flat_map(|y| (0..w).map(move |x| (x, y))))
+        {
+            let p = img.get_pixel(x, y).0;
+            dst.copy_from_slice(&[p[0], p[1], p[2], 255]);
+        }
+        cv
+    }
+
+    /// The canvas as RGB, exactly (no noise or blur; see [`Canvas::finish`]).
+    pub fn to_rgb(&self) -> RgbImage {
+        let (w, h) = (self.pm.width(), self.pm.height());
+        let buf: Vec<u8> = self
+            .pm
+            .data()
+            .chunks_exact(4)
+            .flat_map(|px| [px[0], px[1], px[2]])
+            .collect();
+        RgbImage::from_raw(w, h, buf).unwrap_or_else(|| RgbImage::new(w, h))
+    }
+
     pub fn clear(&mut self, c: [u8; 3]) {
         self.pm.fill(Color::from_rgba8(c[0], c[1], c[2], 255));
     }

@@ -1,0 +1,277 @@
+//! `attack`, `probe train` and `stroop` end to end on the built-in model.
+
+mod common;
+
+use std::path::Path;
+
+use common::{fails_with, ok};
+
+/// World photos written as `dir/<concept>/<i>.png`, plus one corrupt file.
+fn image_folder(dir: &Path) {
+    let world = clipneurons_world::World::new();
+    for name in ["apple", "banana", "lemon"] {
+        let c = world.concepts().iter().find(|c| c.name == name).unwrap();
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        for i in 0..3 {
+            let s = world.sample_of(
+                clipneurons_world::Split::Test,
+                i,
+                5,
+                c.id,
+                clipneurons_world::Facet::Photo,
+            );
+            s.image
+                .save(dir.join(name).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    std::fs::write(dir.join("apple").join("broken.png"), b"not a png").unwrap();
+}
+
+#[test]
+fn attack_on_the_world_writes_report_and_examples() {
+    let out = tempfile::tempdir().unwrap();
+    let o = ok(&[
+        "attack",
+        "--world",
+        "test",
+        "--per-concept",
+        "1",
+        "--text",
+        "apple",
+        "ipod",
+        "--examples",
+        "2",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["protocol"], "grid8");
+    assert_eq!(
+        v["labels"].as_array().unwrap().len(),
+        148,
+        "147 concepts + 'ipod'"
+    );
+    let w = &v["words"][1];
+    assert_eq!(w["word"], "ipod");
+    assert_eq!(w["added_to_labels"], true);
+    let cover = w["pixel_cover"].as_f64().unwrap();
+    assert!(cover > 0.02 && cover < 0.25, "{cover}");
+    assert_eq!(w["driven"].as_array().unwrap().len(), 5);
+    assert!(v["baseline_accuracy"].as_f64().unwrap() > 0.8);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("'ipod' is not one of the labels"), "{err}");
+    for f in [
+        "report.json",
+        "report.md",
+        "examples/ipod/0-before.png",
+        "examples/ipod/1-after.png",
+    ] {
+        assert!(out.path().join(f).is_file(), "{f}");
+    }
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(md.contains("| ipod | ipod (added) |"), "{md}");
+}
+
+#[test]
+fn attack_and_probe_on_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    image_folder(dir.path());
+    let d = dir.path().to_str().unwrap();
+    // Zero-shot, label protocol: the corrupt file is skipped and counted.
+    let o = ok(&[
+        "attack",
+        "--images",
+        d,
+        "--labels",
+        "apple,banana,lemon",
+        "--text",
+        "lemon",
+        "--protocol",
+        "label",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["images"], 9);
+    assert_eq!(v["with_truth"], 9);
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 1);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("broken.png"));
+    // A probe trained on the folder's classes, then attacked.
+    let probe = dir.path().join("probe.safetensors");
+    let o = ok(&[
+        "probe",
+        "train",
+        "--images",
+        d,
+        "--out",
+        probe.to_str().unwrap(),
+        "--steps",
+        "100",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("3 classes, 9 images"));
+    let spec = format!("probe:{}", probe.display());
+    let o = ok(&[
+        "attack",
+        "--images",
+        d,
+        "--classifier",
+        &spec,
+        "--text",
+        "banana",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["classifier"], "linear probe");
+    assert_eq!(
+        v["baseline_accuracy"], 1.0,
+        "the probe fits its own 9 training images"
+    );
+    fails_with(
+        &[
+            "attack",
+            "--images",
+            d,
+            "--classifier",
+            &spec,
+            "--text",
+            "ipod",
+        ],
+        "not one of the probe's labels",
+    );
+}
+
+#[test]
+fn attack_bad_input() {
+    let empty = tempfile::tempdir().unwrap();
+    let e = empty.path().to_str().unwrap();
+    fails_with(
+        &["attack", "--images", e, "--labels", "a,b", "--text", "a"],
+        "no images found",
+    );
+    fails_with(
+        &["attack", "--world", "nowhere", "--text", "apple"],
+        "unknown split",
+    );
+    fails_with(
+        &[
+            "attack",
+            "--world",
+            "test",
+            "--text",
+            "apple",
+            "--protocol",
+            "spray",
+        ],
+        "unknown protocol",
+    );
+    fails_with(
+        &[
+            "attack",
+            "--world",
+            "test",
+            "--text",
+            "apple",
+            "--classifier",
+            "svm",
+        ],
+        "unknown --classifier",
+    );
+    fails_with(
+        &[
+            "attack",
+            "--world",
+            "test",
+            "--text",
+            "apple",
+            "--classifier",
+            "probe:/no/such/file",
+        ],
+        "/no/such/file",
+    );
+    let file = empty.path().join("f");
+    std::fs::write(&file, b"x").unwrap();
+    fails_with(
+        &[
+            "attack",
+            "--world",
+            "test",
+            "--text",
+            "apple",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+        "cannot create the output folder",
+    );
+    fails_with(
+        &["probe", "train", "--images", e, "--out", "p.safetensors"],
+        "no images found",
+    );
+}
+
+#[test]
+fn stroop_reports_the_64_stimuli() {
+    let out = tempfile::tempdir().unwrap();
+    let o = ok(&[
+        "stroop",
+        "--template",
+        "{}",
+        "--json",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["cells"].as_array().unwrap().len(), 64);
+    assert_eq!(v["incongruent"], 49);
+    assert!(out.path().join("stimuli.png").is_file() && out.path().join("stroop.md").is_file());
+    let o = ok(&["stroop"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("my favorite word, written in the color"));
+}
+
+#[test]
+fn words_ranks_rendered_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let vocab = dir.path().join("vocab.txt");
+    std::fs::write(&vocab, "yellow\nbanana\nspider\nhappy\nnorth\n").unwrap();
+    let v = vocab.to_str().unwrap();
+    let o = ok(&[
+        "words", "--neuron", "3", "--vocab", v, "--top", "3", "--json",
+    ]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["words"].as_array().unwrap().len(), 3);
+    assert_eq!(j["vocabulary"], 5);
+    let out = dir.path().join("run");
+    ok(&[
+        "words",
+        "--all",
+        "--out",
+        out.to_str().unwrap(),
+        "--vocab",
+        v,
+        "--top",
+        "2",
+    ]);
+    assert!(
+        out.join("words.parquet").is_file() && out.join("word_responses.safetensors").is_file()
+    );
+    fails_with(
+        &["words", "--neuron", "100000", "--vocab", v],
+        "out of range",
+    );
+    fails_with(
+        &["words", "--neuron", "1", "--vocab", "/no/vocab"],
+        "cannot read the vocabulary",
+    );
+    fails_with(
+        &[
+            "words",
+            "--neuron",
+            "1",
+            "--layer",
+            "visual.nope",
+            "--vocab",
+            v,
+        ],
+        "visual.nope",
+    );
+}
