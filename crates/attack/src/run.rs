@@ -23,7 +23,7 @@ pub enum ClassifierSpec {
 pub struct AttackOptions {
     pub protocol: Protocol,
     pub batch: usize,
-    /// Before/after pairs kept per word (for `--out`, and the label protocol's top-5 lists).
+    /// Before/after pairs kept per word (for `--out`); the label protocol keeps every image's top-5 lists.
     pub examples: usize,
     /// Layer whose neurons are compared clean vs attacked; `None` skips the neuron analysis.
     pub neuron_layer: Option<String>,
@@ -240,7 +240,12 @@ pub fn attack(
             Some(_) => driven_neurons(&base.neurons, &after.neurons, opts.top_neurons),
             None => Vec::new(),
         };
-        let examples = (0..n.min(opts.examples))
+        // The article's in-the-wild test reads each image's before/after top-5, so the label protocol keeps all.
+        let keep = match opts.protocol {
+            Protocol::Label => n,
+            Protocol::Grid8 => n.min(opts.examples),
+        };
+        let examples = (0..keep)
             .map(|i| Example {
                 image: set.items[i].name.clone(),
                 truth: set.items[i].truth.clone(),

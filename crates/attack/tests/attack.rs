@@ -124,7 +124,12 @@ fn attack_counts_add_up_and_words_outside_labels_are_handled() {
         assert_eq!(w.driven.len(), 3);
         assert!(w.driven[0].mean_delta >= w.driven[2].mean_delta);
         assert_eq!(w.driven[0].top_words.len(), 5);
-        assert_eq!(w.examples.len(), 2);
+        assert_eq!(
+            w.examples.len(),
+            set.items.len(),
+            "label protocol: every image's top-5"
+        );
+        assert_eq!(w.examples[0].before.len(), 5);
         assert_ne!(w.examples[0].clean, w.examples[0].attacked);
     }
     // The apple photo itself is already "apple": it does not count.

@@ -389,7 +389,8 @@ pub struct AttackArgs {
     /// Neurons reported per attack word.
     #[arg(long, default_value_t = 5)]
     pub neurons: usize,
-    /// Before/after image pairs (and top-5 lists) kept per word.
+    /// Before/after image pairs written (and top-5 lists printed) per word; the JSON of the label protocol has
+    /// every image's top-5 before and after.
     #[arg(long, default_value_t = 4)]
     pub examples: usize,
     /// Folder for report.json, report.md and examples/WORD/N-{before,after}.png.

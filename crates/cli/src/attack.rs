@@ -188,7 +188,7 @@ pub fn run_attack(a: AttackArgs) -> Result<()> {
             let dir = out.join("examples").join(slug(&w.word));
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("{}: cannot create", dir.display()))?;
-            for (i, e) in w.examples.iter().enumerate() {
+            for (i, e) in w.examples.iter().take(a.examples).enumerate() {
                 write_png(&dir.join(format!("{i}-before.png")), &e.clean)?;
                 write_png(&dir.join(format!("{i}-after.png")), &e.attacked)?;
             }
@@ -201,7 +201,7 @@ pub fn run_attack(a: AttackArgs) -> Result<()> {
         print!("{md}");
         if protocol == Protocol::Label {
             for w in &report.words {
-                for e in &w.examples {
+                for e in w.examples.iter().take(a.examples) {
                     let fmt = |v: &[(String, f32)]| {
                         v.iter()
                             .map(|(l, p)| format!("{l} {:.1}%", 100.0 * p))
