@@ -183,6 +183,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// One neuron's response to labelled image sets (e.g. a concept's photos, drawings, icons and words) and the
+    /// article's conditional-probability plot.
+    Profile(ProfileArgs),
     /// Train the built-in CLIP on the synthetic world (contrastive, from scratch).
     Train(TrainArgs),
     /// Typographic attack: write a word on every image (eight times in a grid, or on one paper label) and count
@@ -418,4 +421,40 @@ pub enum ProbeCommand {
         #[arg(long, default_value_t = 64)]
         batch: usize,
     },
+}
+
+#[derive(Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// Layer (default: the model's neuron layer, as `mine`).
+    #[arg(long)]
+    pub layer: Option<String>,
+    #[arg(long)]
+    pub neuron: usize,
+    /// Labelled sets, LABEL=PATH (a folder searched recursively, a file or a glob); repeat or list several.
+    #[arg(long, num_args = 1..)]
+    pub sets: Vec<String>,
+    /// A CSV (`path,label` rows) or Parquet file (`path`, `label` columns) of labelled images.
+    #[arg(long)]
+    pub table: Option<PathBuf>,
+    /// Built-in world: the concept's test-split photos, drawings, icons and words, and other concepts' images.
+    #[arg(long)]
+    pub world: Option<String>,
+    /// World images per facet (and four times as many of other concepts).
+    #[arg(long, default_value_t = 24)]
+    pub per_set: usize,
+    /// Activation buckets of the conditional-probability plot.
+    #[arg(long, default_value_t = 20)]
+    pub buckets: usize,
+    /// How an image's activation map becomes one number: max (as `mine`) or mean.
+    #[arg(long, default_value = "max")]
+    pub pool: String,
+    /// Write the conditional-probability plot as SVG.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long)]
+    pub json: bool,
 }

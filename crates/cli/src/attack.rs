@@ -28,6 +28,22 @@ pub fn writable_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Check that `path` can be written (its folder exists and takes files) before the work that produces it.
+pub fn writable_file(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "{}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    writable_dir(dir).with_context(|| format!("cannot write {}", path.display()))
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     clipneurons_checkpoint::write_atomic(path, bytes)?;
     Ok(())

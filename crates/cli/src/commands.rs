@@ -184,6 +184,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::World { command } => crate::world::run(command)?,
         Command::Train(args) => crate::train::run(args)?,
         Command::Attack(args) => crate::attack::run_attack(args)?,
+        Command::Profile(args) => crate::profile::run_profile(args)?,
         Command::Words {
             model,
             layer,

@@ -6,6 +6,7 @@ mod attack;
 mod commands;
 mod io;
 mod mine;
+mod profile;
 mod train;
 mod world;
 

@@ -275,3 +275,91 @@ fn words_ranks_rendered_words() {
         "visual.nope",
     );
 }
+
+#[test]
+fn profile_from_sets_table_and_world() {
+    let dir = tempfile::tempdir().unwrap();
+    image_folder(dir.path());
+    let d = dir.path();
+    let apple = format!("apple={}", d.join("apple").display());
+    let banana = format!("banana={}", d.join("banana").display());
+    let svg = d.join("plot.svg");
+    let o = ok(&[
+        "profile",
+        "--neuron",
+        "5",
+        "--sets",
+        &apple,
+        &banana,
+        "--plot",
+        svg.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["sets"][0]["images"], 3, "the broken file is skipped");
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 1);
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("</svg>"));
+    let csv = d.join("t.csv");
+    std::fs::write(
+        &csv,
+        "path,label\nlemon/0.png,lemon\nlemon/1.png,lemon\nbanana/0.png,banana\n",
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(
+        &ok(&[
+            "profile",
+            "--neuron",
+            "5",
+            "--table",
+            csv.to_str().unwrap(),
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(v["sets"].as_array().unwrap().len(), 2);
+    let o = ok(&[
+        "profile",
+        "--neuron",
+        "5",
+        "--world",
+        "yellow",
+        "--per-set",
+        "2",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("yellow word") && out.contains("other concepts"),
+        "{out}"
+    );
+    fails_with(
+        &["profile", "--neuron", "5", "--world", "unicorn"],
+        "not a concept",
+    );
+    fails_with(
+        &["profile", "--neuron", "99999", "--world", "yellow"],
+        "out of range",
+    );
+    fails_with(
+        &["profile", "--neuron", "5", "--sets", "nolabel"],
+        "LABEL=PATH",
+    );
+    fails_with(&["profile", "--neuron", "5"], "at least one labelled set");
+    fails_with(
+        &[
+            "profile",
+            "--neuron",
+            "5",
+            "--world",
+            "yellow",
+            "--plot",
+            "/no/dir/p.svg",
+        ],
+        "does not exist",
+    );
+    std::fs::write(&csv, "just-a-path\n").unwrap();
+    fails_with(
+        &["profile", "--neuron", "5", "--table", csv.to_str().unwrap()],
+        "t.csv:1",
+    );
+}

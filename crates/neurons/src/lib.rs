@@ -2,6 +2,7 @@
 //! (zero-shot neuron search) and checked by editing activations.
 
 pub mod mine;
+pub mod profile;
 pub mod search;
 pub mod stats;
 pub mod tables;
