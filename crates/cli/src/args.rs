@@ -151,6 +151,9 @@ pub enum Command {
         /// The most negative responses instead of the top ones.
         #[arg(long)]
         bottom: bool,
+        /// Also write a contact sheet (PNG): the images as the model saw them, the maximum's cell outlined in red.
+        #[arg(long)]
+        sheet: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },

@@ -100,6 +100,7 @@ pub fn run_mine(a: MineArgs) -> Result<()> {
                     skipped: Vec::new(),
                     complete: false,
                     seconds: 0.0,
+                    image_size: Some(m.image_size()),
                 },
                 images: Vec::new(),
                 stats: LayerStats::new(channels, a.top_k),
@@ -170,7 +171,16 @@ pub fn run_merge(runs: &[PathBuf], out: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn run_examples(dir: &Path, neuron: usize, bottom: bool, json_out: bool) -> Result<()> {
+pub fn run_examples(
+    dir: &Path,
+    neuron: usize,
+    bottom: bool,
+    sheet: Option<&Path>,
+    json_out: bool,
+) -> Result<()> {
+    if let Some(p) = sheet {
+        crate::attack::writable_file(p)?;
+    }
     let state: RunState = load_state(dir)?;
     let Some(c) = state.stats.channels.get(neuron) else {
         bail!(
@@ -182,6 +192,32 @@ pub fn run_examples(dir: &Path, neuron: usize, bottom: bool, json_out: bool) -> 
     };
     let list = if bottom { &c.bottom } else { &c.top };
     let grid_w = state.manifest.key.grid.map(|g| g[1]);
+    if let Some(p) = sheet {
+        let Some(size) = state.manifest.image_size else {
+            bail!("{}: this run does not record the model's input size (mined by an older version); mine it again for --sheet", dir.display());
+        };
+        let mut images = Vec::new();
+        let mut marks = Vec::new();
+        for e in list {
+            let rec = &state.images[e.image as usize];
+            match clipneurons_neurons::sheet::view_of(rec, size) {
+                Ok(img) => {
+                    images.push(img);
+                    marks.push(grid_w.map(|w| (e.position as usize / w, e.position as usize % w)));
+                }
+                Err(err) => eprintln!("not on the sheet: {err}"),
+            }
+        }
+        if images.is_empty() {
+            bail!("none of the example images can be read any more");
+        }
+        let img =
+            clipneurons_neurons::sheet::contact_sheet(&images, &marks, state.manifest.key.grid, 8);
+        let mut buf = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut buf, image::ImageFormat::Png)?;
+        clipneurons_checkpoint::write_atomic(p, buf.get_ref())?;
+        eprintln!("wrote {}", p.display());
+    }
     let rows: Vec<_> = list
         .iter()
         .enumerate()

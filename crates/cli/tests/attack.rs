@@ -363,3 +363,46 @@ fn profile_from_sets_table_and_world() {
         "t.csv:1",
     );
 }
+
+#[test]
+fn examples_contact_sheet_marks_the_maximum() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(&[
+        "mine",
+        "--world",
+        "test",
+        "--n",
+        "20",
+        "--top-k",
+        "4",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    let sheet = dir.path().join("s.png");
+    ok(&[
+        "examples",
+        run.to_str().unwrap(),
+        "--neuron",
+        "3",
+        "--sheet",
+        sheet.to_str().unwrap(),
+    ]);
+    let img = image::open(&sheet).unwrap().to_rgb8();
+    // Four 96-pixel images in one row with 2-pixel gutters.
+    assert_eq!((img.width(), img.height()), (4 * 98 + 2, 98 + 2));
+    let red = img.pixels().filter(|p| p.0 == [230, 20, 20]).count();
+    // One outlined 32x32 cell (the 3x3 grid of the last block) per image: 4 * (4 * 32 * 2 - 16) pixels.
+    assert_eq!(red, 4 * (4 * 32 * 2 - 16), "one outlined cell per image");
+    fails_with(
+        &[
+            "examples",
+            run.to_str().unwrap(),
+            "--neuron",
+            "3",
+            "--sheet",
+            "/no/dir/s.png",
+        ],
+        "does not exist",
+    );
+}

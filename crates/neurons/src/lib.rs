@@ -4,6 +4,7 @@
 pub mod mine;
 pub mod profile;
 pub mod search;
+pub mod sheet;
 pub mod stats;
 pub mod tables;
 pub mod words;

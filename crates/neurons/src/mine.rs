@@ -76,6 +76,10 @@ pub struct Manifest {
     pub skipped: Vec<Skipped>,
     pub complete: bool,
     pub seconds: f64,
+    /// The model's input side, to show the images as the model saw them (`examples --sheet`); absent in runs
+    /// written before it was recorded.
+    #[serde(default)]
+    pub image_size: Option<usize>,
 }
 
 /// `state.json`: everything needed to resume (or merge).
