@@ -189,6 +189,40 @@ pub enum Command {
     /// One neuron's response to labelled image sets (e.g. a concept's photos, drawings, icons and words) and the
     /// article's conditional-probability plot.
     Profile(ProfileArgs),
+    /// Automatic labels for every neuron of a mining run: zero-shot PMI of its top images with each concept plus
+    /// its response to the concept's name written out; on world runs, scored against the planted concepts.
+    Label {
+        run: PathBuf,
+        #[command(flatten)]
+        model: ModelArg,
+        /// Candidate concepts, one per line (default: the built-in world's 147 concept names).
+        #[arg(long)]
+        concepts: Option<PathBuf>,
+        /// Zero-shot prompt, `{}` standing for the concept.
+        #[arg(long, default_value = "{}")]
+        template: String,
+        /// Top images per neuron used (at most the run's top-k).
+        #[arg(long, default_value_t = 16)]
+        top_k: usize,
+        /// Neurons listed (most multimodal first).
+        #[arg(long, default_value_t = 20)]
+        rows: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The main job on the built-in model: mine the world's test split, label every neuron and list the most
+    /// multimodal neurons with their facets and words (resumes a run in --out).
+    Report {
+        #[command(flatten)]
+        model: ModelArg,
+        #[arg(long, default_value = "clipneurons-report")]
+        out: PathBuf,
+        /// Test-split images to mine.
+        #[arg(long, default_value_t = 3000)]
+        n: u64,
+        #[arg(long, default_value_t = 20)]
+        rows: usize,
+    },
     /// Train the built-in CLIP on the synthetic world (contrastive, from scratch).
     Train(TrainArgs),
     /// Typographic attack: write a word on every image (eight times in a grid, or on one paper label) and count

@@ -5,6 +5,7 @@ mod args;
 mod attack;
 mod commands;
 mod io;
+mod label;
 mod mine;
 mod profile;
 mod train;

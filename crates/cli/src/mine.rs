@@ -19,7 +19,7 @@ use crate::args::{MineArgs, ModelArg};
 use crate::io::load_model;
 
 /// SHA-256 of the model's weights file (the built-in model's compiled-in bytes).
-fn model_sha256(model: &ModelArg) -> Result<String> {
+pub fn model_sha256(model: &ModelArg) -> Result<String> {
     Ok(match &model.model {
         Some(p) => clipneurons_checkpoint::file_sha256(p)?,
         None => clipneurons_builtin::sha256(),

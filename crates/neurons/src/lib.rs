@@ -1,6 +1,7 @@
 //! Neuron analysis on any CLIP the model crate loads: which neurons a concept drives, found from the weights
 //! (zero-shot neuron search) and checked by editing activations.
 
+pub mod label;
 pub mod mine;
 pub mod profile;
 pub mod search;

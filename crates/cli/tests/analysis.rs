@@ -1,4 +1,5 @@
-//! `attack`, `probe train` and `stroop` end to end on the built-in model.
+//! The analyses end to end on the built-in model: `attack`, `probe train`, `stroop`, `words`, `profile`, `examples
+//! --sheet`, `label` and `report`.
 
 mod common;
 
@@ -404,5 +405,76 @@ fn examples_contact_sheet_marks_the_maximum() {
             "/no/dir/s.png",
         ],
         "does not exist",
+    );
+}
+
+#[test]
+fn report_mines_labels_and_scores_against_the_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rep");
+    let o = ok(&[
+        "report",
+        "--out",
+        out.to_str().unwrap(),
+        "--n",
+        "600",
+        "--rows",
+        "5",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("| neuron | label |"), "{text}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("labels.json")).unwrap()).unwrap();
+    assert_eq!(v["neurons"].as_array().unwrap().len(), 512);
+    let g = &v["ground_truth"];
+    // A random label would show up in 1/147 = 0.7% of a neuron's top images; the labels must do far better.
+    let precision = g["mean_precision"].as_f64().unwrap();
+    assert!(precision > 0.025, "label precision {precision}");
+    assert!(g["concept_recall"].as_f64().unwrap() > 0.3, "{g}");
+    // Running again reuses the complete run; `label` alone works on it with other settings.
+    ok(&[
+        "report",
+        "--out",
+        out.to_str().unwrap(),
+        "--n",
+        "600",
+        "--rows",
+        "1",
+    ]);
+    let concepts = dir.path().join("c.txt");
+    std::fs::write(&concepts, "yellow\nbanana\nspider\n").unwrap();
+    let v: serde_json::Value = serde_json::from_slice(
+        &ok(&[
+            "label",
+            out.to_str().unwrap(),
+            "--concepts",
+            concepts.to_str().unwrap(),
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(v["concepts"], 3);
+    std::fs::write(&concepts, "yellow\n").unwrap();
+    fails_with(
+        &[
+            "label",
+            out.to_str().unwrap(),
+            "--concepts",
+            concepts.to_str().unwrap(),
+        ],
+        "at least two concepts",
+    );
+    fails_with(&["label", dir.path().to_str().unwrap()], "is");
+    let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/rn/model.safetensors");
+    fails_with(
+        &[
+            "label",
+            out.to_str().unwrap(),
+            "--model",
+            fixture.to_str().unwrap(),
+        ],
+        "give the same --model",
     );
 }
