@@ -358,6 +358,9 @@ pub struct MineArgs {
     /// Image files, folders (searched recursively) or glob patterns.
     #[arg(long = "images", num_args = 1..)]
     pub images: Vec<PathBuf>,
+    /// WebDataset tar shards as img2dataset writes them (`KEY.jpg` + `KEY.txt`/`KEY.json`), or glob patterns.
+    #[arg(long, num_args = 1..)]
+    pub shards: Vec<PathBuf>,
     /// Mine the built-in world's split (train, val, test or attack) instead of files.
     #[arg(long)]
     pub world: Option<String>,

@@ -151,6 +151,7 @@ pub fn run_report(model: ModelArg, out: PathBuf, n: u64, rows: usize) -> Result<
             layer: None,
             out: out.clone(),
             images: Vec::new(),
+            shards: Vec::new(),
             world: Some("test".into()),
             n,
             seed: 0,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clipneurons_neurons::mine::{
     layer_geometry, load_state, merge_states, mine, save_state, Inputs, Manifest, MineOptions,
-    RunKey, RunState, Source, RUN_FORMAT,
+    RunKey, RunState, Skipped, Source, RUN_FORMAT,
 };
 use clipneurons_neurons::stats::LayerStats;
 use clipneurons_neurons::tables::write_tables;
@@ -30,17 +30,23 @@ pub fn run_mine(a: MineArgs) -> Result<()> {
     let m = load_model(&a.model)?;
     let layer = a.layer.clone().unwrap_or_else(|| m.neuron_layer());
     let (channels, positions, grid) = layer_geometry(&m, &layer)?;
-    let sources = match (&a.world, a.images.is_empty()) {
-        (Some(split), true) => vec![Source::World {
-            split: split.clone(),
+    let given = [
+        a.world.is_some(),
+        !a.images.is_empty(),
+        !a.shards.is_empty(),
+    ];
+    let sources = match given {
+        [true, false, false] => vec![Source::World {
+            split: a.world.clone().expect("given"),
             n: a.n,
             seed: a.seed,
         }],
-        (None, false) => vec![Source::Files(a.images.clone())],
-        (Some(_), false) => bail!("give either --images or --world, not both"),
-        (None, true) => {
-            bail!("nothing to mine: give --images DIR|FILE|GLOB... or --world SPLIT --n N")
+        [false, true, false] => vec![Source::Files(a.images.clone())],
+        [false, false, true] => vec![Source::Shards(a.shards.clone())],
+        [false, false, false] => {
+            bail!("nothing to mine: give --images DIR|FILE|GLOB..., --shards TAR... or --world SPLIT --n N")
         }
+        _ => bail!("give only one of --images, --shards and --world"),
     };
     let inputs = Inputs::from_sources(&sources, m.image_size())?;
     let key = RunKey {
@@ -97,7 +103,18 @@ pub fn run_mine(a: MineArgs) -> Result<()> {
                     consumed: 0,
                     total_inputs: inputs.len(),
                     images: 0,
-                    skipped: Vec::new(),
+                    // Damaged shards, indexed up to the damage: listed like unreadable files.
+                    skipped: match &inputs {
+                        Inputs::Shards(ix) => ix
+                            .problems
+                            .iter()
+                            .map(|(source, reason)| Skipped {
+                                source: source.clone(),
+                                reason: reason.clone(),
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    },
                     complete: false,
                     seconds: 0.0,
                     image_size: Some(m.image_size()),

@@ -478,3 +478,103 @@ fn report_mines_labels_and_scores_against_the_world() {
         "give the same --model",
     );
 }
+
+/// A WebDataset shard of world photos as img2dataset writes it: `KEY.png`, `KEY.txt`, `KEY.json`.
+fn shard(path: &Path, first: u64, n: u64) {
+    let world = clipneurons_world::World::new();
+    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
+    let mut add = |name: String, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    for i in first..first + n {
+        let s = world.sample(clipneurons_world::Split::Test, i, 0);
+        let mut png = std::io::Cursor::new(Vec::new());
+        s.image.write_to(&mut png, image::ImageFormat::Png).unwrap();
+        add(format!("{i:05}.png"), png.get_ref());
+        add(format!("{i:05}.txt"), s.caption.as_bytes());
+        add(
+            format!("{i:05}.json"),
+            br#"{"caption": "ignored when a .txt exists", "width": 96}"#,
+        );
+    }
+    add("99999.png".into(), b"not an image");
+    b.finish().unwrap();
+}
+
+#[test]
+fn mine_reads_webdataset_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, bad) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
+    shard(&a, 0, 6);
+    shard(&bad, 6, 6);
+    // Cut the second shard in the middle of a member: it is indexed up to the damage.
+    let bytes = std::fs::read(&bad).unwrap();
+    std::fs::write(&bad, &bytes[..bytes.len() / 2 + 100]).unwrap();
+    let run = dir.path().join("run");
+    let pattern = dir.path().join("*.tar");
+    ok(&[
+        "mine",
+        "--shards",
+        pattern.to_str().unwrap(),
+        "--top-k",
+        "3",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("state.json")).unwrap()).unwrap();
+    let images = state["images"].as_array().unwrap();
+    assert!(
+        images.len() >= 6 + 2 && images.len() < 12,
+        "{} images",
+        images.len()
+    );
+    assert!(images[0]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("a.tar:00000.png"));
+    let world = clipneurons_world::World::new();
+    assert_eq!(
+        images[0]["caption"],
+        world.sample(clipneurons_world::Split::Test, 0, 0).caption
+    );
+    let skipped: Vec<String> = state["manifest"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        skipped.iter().any(|s| s.ends_with("a.tar:99999.png")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.iter().any(|s| s.ends_with("b.tar")),
+        "the damaged shard is listed: {skipped:?}"
+    );
+    // The examples can be shown again from the shards.
+    let sheet = dir.path().join("s.png");
+    ok(&[
+        "examples",
+        run.to_str().unwrap(),
+        "--neuron",
+        "0",
+        "--sheet",
+        sheet.to_str().unwrap(),
+    ]);
+    assert!(sheet.is_file());
+    fails_with(
+        &[
+            "mine",
+            "--shards",
+            "/no/such.tar",
+            "--out",
+            dir.path().join("r2").to_str().unwrap(),
+        ],
+        "cannot open the shard",
+    );
+}

@@ -107,6 +107,13 @@ pub fn model_view(path: &Path, size: usize) -> Result<RgbImage, ImageError> {
     Ok(RgbImage::from_raw(size as u32, size as u32, rgb).expect("size*size*3 bytes"))
 }
 
+/// [`model_view`] for an in-memory file; errors name `label`.
+pub fn model_view_bytes(bytes: &[u8], label: &Path, size: usize) -> Result<RgbImage, ImageError> {
+    let decoded = decode::decode_bytes(bytes, label)?;
+    let rgb = transform::resize_crop_rgb(&decoded.image, size, decoded.nearest);
+    Ok(RgbImage::from_raw(size as u32, size as u32, rgb).expect("size*size*3 bytes"))
+}
+
 /// `ToTensor` + `Normalize` of an RGB image: CHW, OpenAI mean/std, `3 * w * h` values (the image should already
 /// be the model's input size).
 pub fn normalize(rgb: &RgbImage) -> Vec<f32> {

@@ -5,6 +5,7 @@ pub mod label;
 pub mod mine;
 pub mod profile;
 pub mod search;
+pub mod shards;
 pub mod sheet;
 pub mod stats;
 pub mod tables;

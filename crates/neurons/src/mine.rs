@@ -26,7 +26,13 @@ pub const RUN_FORMAT: u32 = 1;
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub enum Source {
     Files(Vec<PathBuf>),
-    World { split: String, n: u64, seed: u64 },
+    /// WebDataset tar shards (img2dataset's layout), in the given order.
+    Shards(Vec<PathBuf>),
+    World {
+        split: String,
+        n: u64,
+        seed: u64,
+    },
 }
 
 /// One input image as the tables name it.
@@ -41,6 +47,9 @@ pub struct ImageRecord {
     pub family: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facet: Option<String>,
+    /// Shard images: the caption stored beside the image (`KEY.txt`, or `caption` in `KEY.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -99,6 +108,7 @@ pub struct MineOptions {
 /// The flat list of inputs: files (directories searched recursively for images, sorted) or world samples.
 pub enum Inputs {
     Files(Vec<PathBuf>),
+    Shards(crate::shards::ShardIndex),
     World {
         world: World,
         split: Split,
@@ -112,6 +122,25 @@ const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "bmp", "gif",
 impl Inputs {
     pub fn from_sources(sources: &[Source], image_size: usize) -> Result<Inputs> {
         match sources {
+            [Source::Shards(paths)] => {
+                let mut shards = Vec::new();
+                for p in paths {
+                    let text = p.to_string_lossy();
+                    if text.contains(['*', '?', '[']) {
+                        let found = glob::glob(&text)
+                            .map_err(|e| NeuronError::Input(format!("bad pattern {text}: {e}")))?;
+                        shards.extend(found.flatten());
+                    } else {
+                        shards.push(p.clone());
+                    }
+                }
+                if shards.is_empty() {
+                    return Err(NeuronError::Input(
+                        "no shard matches the given patterns".into(),
+                    ));
+                }
+                Ok(Inputs::Shards(crate::shards::index_shards(&shards)?))
+            }
             [Source::World { split, n, seed }] => Ok(Inputs::World {
                 world: World::with_size(image_size as u32),
                 split: split.parse().map_err(NeuronError::Input)?,
@@ -127,9 +156,9 @@ impl Inputs {
                                 collect_files(p, &mut files)?;
                             }
                         }
-                        Source::World { .. } => {
+                        Source::World { .. } | Source::Shards(_) => {
                             return Err(NeuronError::Input(
-                                "--world cannot be combined with other inputs".into(),
+                                "--world and --shards cannot be combined with other inputs".into(),
                             ))
                         }
                     }
@@ -142,6 +171,7 @@ impl Inputs {
     pub fn len(&self) -> u64 {
         match self {
             Inputs::Files(f) => f.len() as u64,
+            Inputs::Shards(s) => s.images.len() as u64,
             Inputs::World { n, .. } => *n,
         }
     }
@@ -160,8 +190,28 @@ impl Inputs {
                     concept: None,
                     family: None,
                     facet: None,
+                    caption: None,
                 };
                 let px = clipneurons_image::preprocess_path(p, size).map_err(|e| e.to_string());
+                (rec, px)
+            }
+            Inputs::Shards(index) => {
+                let i = i as usize;
+                let source = index.source(i);
+                let rec = ImageRecord {
+                    source: source.clone(),
+                    concept: None,
+                    family: None,
+                    facet: None,
+                    caption: index.images[i].caption.clone(),
+                };
+                let px = index
+                    .read(i)
+                    .map_err(|e| format!("{source}: {e}"))
+                    .and_then(|b| {
+                        clipneurons_image::preprocess_bytes(&b, Path::new(&source), size)
+                            .map_err(|e| e.to_string())
+                    });
                 (rec, px)
             }
             Inputs::World {
@@ -179,6 +229,7 @@ impl Inputs {
                         .map(|&c| world.concepts()[c].name.clone()),
                     family: Some(s.family.clone()),
                     facet: Some(s.facet.name().to_string()),
+                    caption: Some(s.caption.clone()),
                 };
                 let img = image::DynamicImage::ImageRgb8(s.image);
                 (rec, Ok(clipneurons_image::preprocess(&img, size)))

@@ -25,6 +25,17 @@ pub fn view_of(rec: &ImageRecord, size: usize) -> Result<RgbImage> {
             .sample(split, index, seed)
             .image);
     }
+    // A shard member: `SHARD.tar:MEMBER`.
+    if let Some(at) = rec.source.find(".tar:") {
+        let (shard, member) = (&rec.source[..at + 4], &rec.source[at + 5..]);
+        let bytes = crate::shards::read_member(std::path::Path::new(shard), member)?;
+        return clipneurons_image::model_view_bytes(
+            &bytes,
+            std::path::Path::new(&rec.source),
+            size,
+        )
+        .map_err(|e| NeuronError::Input(format!("{}: {e}", rec.source)));
+    }
     clipneurons_image::model_view(std::path::Path::new(&rec.source), size)
         .map_err(|e| NeuronError::Input(format!("{}: {e}", rec.source)))
 }

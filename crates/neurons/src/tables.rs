@@ -3,7 +3,7 @@
 //! - `neurons.parquet`: one row per neuron — images, mean/std of the spatial mean and of the spatial max, and the
 //!   neuron's highest and lowest response.
 //! - `examples.parquet`: `neuron, kind (top|bottom), rank, image, value, position, y, x` — the dataset examples.
-//! - `images.parquet`: `image, source, concept, family, facet` — what each image index is.
+//! - `images.parquet`: `image, source, concept, family, facet, caption` — what each image index is.
 //! - `histograms.safetensors`: `counts` `[C, bins]` (i64) over the spatial max and `edges` `[bins+1]`.
 
 use std::collections::BTreeMap;
@@ -119,6 +119,7 @@ pub fn write_tables(dir: &Path, state: &RunState) -> Result<()> {
             ("concept", opt(&|i| im[i].concept.clone())),
             ("family", opt(&|i| im[i].family.clone())),
             ("facet", opt(&|i| im[i].facet.clone())),
+            ("caption", opt(&|i| im[i].caption.clone())),
         ],
     )?;
 
