@@ -105,6 +105,11 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
+    /// The scale γ.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
     pub fn load(w: &Weights, prefix: &str, dim: usize) -> Result<Self> {
         Ok(Self {
             weight: w.get(&format!("{prefix}.weight"), &[dim])?,

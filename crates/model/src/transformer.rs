@@ -37,6 +37,11 @@ impl ResidualAttentionBlock {
         })
     }
 
+    /// The MLP's output projection (`mlp.c_proj`), which writes the `mlp.gelu` neurons into the residual stream.
+    pub fn mlp_output(&self) -> &Linear {
+        &self.c_proj
+    }
+
     pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, taps: &mut Taps) -> Result<Tensor> {
         let n = &self.name;
         let width = x.dim(2)?;

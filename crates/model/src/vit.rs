@@ -76,6 +76,25 @@ impl VisionTransformer {
         Ok(Some(cls.matmul(&self.proj)?))
     }
 
+    /// The last block's MLP neurons (`…resblocks.N.mlp.gelu`) and their direct directions in embedding space
+    /// `[4·width, E]`: row `j` is `c_proj[:, j]` through `ln_post`'s centring and scale γ and `proj` — the path from
+    /// the class token's neuron to the embedding that bypasses later computation (there is none after the last
+    /// block except `ln_post`, whose division by the token's norm scales all neurons alike).
+    pub fn last_mlp_directions(&self) -> Result<(String, Tensor)> {
+        let last = self.blocks.len().saturating_sub(1);
+        let block = self
+            .blocks
+            .last()
+            .ok_or_else(|| crate::error::ModelError::Input("the ViT has no blocks".into()))?;
+        let w = block.mlp_output().weight().t()?; // [4w, w]: row j = what neuron j adds to the stream
+        let centred = w.broadcast_sub(&w.mean_keepdim(1)?)?;
+        let scaled = centred.broadcast_mul(self.ln_post.weight())?;
+        Ok((
+            format!("visual.transformer.resblocks.{last}.mlp.gelu"),
+            scaled.matmul(&self.proj)?,
+        ))
+    }
+
     pub fn proj(&self) -> &Tensor {
         &self.proj
     }

@@ -1,5 +1,7 @@
 //! Zero-shot neuron search (Goh et al. 2021, "Multimodal neurons"): rank the neurons of the last ResNet block by
-//! how much raising each one moves the image embedding towards a text's embedding.
+//! how much raising each one moves the image embedding towards a text's embedding. For ViTs the analogous neurons
+//! are the last block's MLP units (`mlp.gelu`), whose direct path to the embedding is `c_proj`, `ln_post` and
+//! `proj` (`VisionTransformer::last_mlp_directions`).
 //!
 //! The attention pool reads the last block's output `X` `[C, h, w]`; its output is `c_proj(Σ_j a_j v_proj(x_j))`
 //! with attention weights `a_j` summing to 1. Raising channel `i` by `δ` at every position adds `δ · (W_c W_v)[:, i]`
@@ -47,23 +49,20 @@ pub fn neuron_directions(model: &Clip) -> Result<(String, Tensor)> {
             let w = c.weight().matmul(v.weight())?;
             Ok((r.last_block_name(), w.t()?.contiguous()?))
         }
-        VisionTower::Vit(_) => Err(NeuronError::Unsupported(
-            "zero-shot neuron search is implemented for ResNet image towers (through the attention pool); this \
-             checkpoint is a ViT"
-                .into(),
-        )),
+        VisionTower::Vit(v) => Ok(v.last_mlp_directions()?),
     }
 }
 
 /// The layers `search` accepts: the last block's output and its pre-ReLU `.add` tap.
 pub fn check_layer(model: &Clip, layer: Option<&str>) -> Result<String> {
     let (last, _) = neuron_directions(model)?;
+    let is_vit = matches!(model.visual, VisionTower::Vit(_));
     match layer {
         None => Ok(last),
-        Some(l) if l == last || l == format!("{last}.add") => Ok(l.to_string()),
+        Some(l) if l == last || (!is_vit && l == format!("{last}.add")) => Ok(l.to_string()),
         Some(l) => Err(NeuronError::Input(format!(
-            "zero-shot search ranks the neurons that feed the attention pool: use --layer {last} (or {last}.add), \
-             not {l}"
+            "zero-shot search ranks the neurons with a direct path to the embedding: use --layer {last}{}, not {l}",
+            if is_vit { String::new() } else { format!(" (or {last}.add)") }
         ))),
     }
 }

@@ -1,0 +1,53 @@
+//! Zero-shot search on a ViT: the direct directions of the last block's MLP neurons, checked against the
+//! checkpoint's tensors by name (the ViT fixture's 1,000-token vocabulary cannot take real token ids).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use candle_core::{Device, Tensor};
+use clipneurons_model::Clip;
+use clipneurons_neurons::search::{check_layer, neuron_directions};
+
+#[test]
+fn vit_directions_follow_c_proj_ln_post_and_proj() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/vit/model.safetensors");
+    let sd: HashMap<String, Tensor> = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    let m = Clip::from_state_dict(&sd.clone().into_iter().collect()).unwrap();
+    let (layer, dirs) = neuron_directions(&m).unwrap();
+    let blocks = sd
+        .keys()
+        .filter(|k| k.starts_with("visual.transformer.resblocks.") && k.ends_with(".ln_1.weight"))
+        .count();
+    assert_eq!(
+        layer,
+        format!("visual.transformer.resblocks.{}.mlp.gelu", blocks - 1)
+    );
+    let c_proj = sd[&format!(
+        "visual.transformer.resblocks.{}.mlp.c_proj.weight",
+        blocks - 1
+    )]
+        .to_vec2::<f32>()
+        .unwrap(); // [w, 4w]
+    let gamma = sd["visual.ln_post.weight"].to_vec1::<f32>().unwrap();
+    let proj = sd["visual.proj"].to_vec2::<f32>().unwrap(); // [w, E]
+    let dirs = dirs.to_vec2::<f32>().unwrap(); // [4w, E]
+    let (w, hidden, e) = (c_proj.len(), c_proj[0].len(), proj[0].len());
+    assert_eq!((dirs.len(), dirs[0].len()), (hidden, e));
+    for j in [0, hidden / 2, hidden - 1] {
+        let col: Vec<f64> = (0..w).map(|i| c_proj[i][j] as f64).collect();
+        let mean = col.iter().sum::<f64>() / w as f64;
+        for k in [0, e - 1] {
+            let expect: f64 = (0..w)
+                .map(|i| (col[i] - mean) * gamma[i] as f64 * proj[i][k] as f64)
+                .sum();
+            let got = dirs[j][k] as f64;
+            assert!(
+                (got - expect).abs() <= 1e-4 * expect.abs().max(1e-3),
+                "neuron {j}, dim {k}: {got} vs {expect}"
+            );
+        }
+    }
+    assert_eq!(check_layer(&m, None).unwrap(), layer);
+    assert!(check_layer(&m, Some(&format!("{layer}.add"))).is_err());
+}
