@@ -319,6 +319,39 @@ fn profile_from_sets_table_and_world() {
     )
     .unwrap();
     assert_eq!(v["sets"].as_array().unwrap().len(), 2);
+    // The same table as Parquet (string columns `path`, `label`).
+    let pq = d.join("t.parquet");
+    {
+        use std::sync::Arc;
+        let paths =
+            arrow_array::StringArray::from(vec!["lemon/0.png", "lemon/1.png", "banana/0.png"]);
+        let labels = arrow_array::StringArray::from(vec!["lemon", "lemon", "banana"]);
+        let batch = arrow_array::RecordBatch::try_from_iter(vec![
+            ("path", Arc::new(paths) as arrow_array::ArrayRef),
+            ("label", Arc::new(labels) as arrow_array::ArrayRef),
+        ])
+        .unwrap();
+        let file = std::fs::File::create(&pq).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+    let w: serde_json::Value = serde_json::from_slice(
+        &ok(&[
+            "profile",
+            "--neuron",
+            "5",
+            "--table",
+            pq.to_str().unwrap(),
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        w["sets"], v["sets"],
+        "CSV and Parquet tables give the same profile"
+    );
     let o = ok(&[
         "profile",
         "--neuron",
