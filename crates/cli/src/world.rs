@@ -1,4 +1,5 @@
-//! `clipneurons world sample`: write samples of the built-in world as PNGs and a `captions.jsonl` index.
+//! `clipneurons world sample`: write samples of the built-in world as PNGs and a `captions.jsonl` /
+//! `captions.parquet` index.
 //! `clipneurons world eval`: score a model against the world's ground truth.
 
 use std::fs;
@@ -202,8 +203,43 @@ fn sample(split: &str, n: u64, seed: u64, out: &Path, size: u32) -> Result<()> {
         writeln!(jsonl, "{l}")?;
     }
     write_atomic(&out.join("captions.jsonl"), &jsonl)?;
+    // The same index as Parquet, one text column per field (lists joined with "; ").
+    let recs: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("written above"))
+        .collect();
+    let text = |v: &serde_json::Value| -> Option<String> {
+        match v {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Array(a) => Some(
+                a.iter()
+                    .map(|x| x.as_str().map_or(x.to_string(), String::from))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            other => Some(other.to_string()),
+        }
+    };
+    let fields = [
+        "file",
+        "caption",
+        "concept_names",
+        "family",
+        "facet",
+        "words",
+        "font",
+        "style",
+        "true_concept_name",
+        "attack_word",
+    ];
+    let columns = fields
+        .iter()
+        .map(|f| (*f, recs.iter().map(|r| text(&r[*f])).collect()))
+        .collect();
+    clipneurons_neurons::tables::write_text_table(&out.join("captions.parquet"), columns)?;
     eprintln!(
-        "wrote {n} {} samples ({size} px) and captions.jsonl to {}",
+        "wrote {n} {} samples ({size} px), captions.jsonl and captions.parquet to {}",
         split.name(),
         out.display()
     );

@@ -74,6 +74,10 @@ fn corrupt_files_are_skipped_and_merge_equals_one_run() {
     let (a, b) = (tmp.path().join("imgs/a"), tmp.path().join("imgs/b"));
     world_pngs(&a, "40", "1");
     world_pngs(&b, "30", "2");
+    // `world sample` indexes its images as JSON lines and as Parquet.
+    assert_eq!(parquet_rows(&a.join("captions.parquet")), 40);
+    let lines = std::fs::read_to_string(a.join("captions.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 40);
     std::fs::write(a.join("broken.png"), b"not a png").unwrap();
     std::fs::write(b.join("notes.txt"), b"ignored: not an image name").unwrap();
     let d = |n: &str| -> PathBuf { tmp.path().join(n) };

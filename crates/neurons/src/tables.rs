@@ -31,6 +31,17 @@ pub(crate) fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) -> Resu
     write_atomic(path, &buf)
 }
 
+/// Writes a Parquet table of nullable text columns (e.g. the world's captions), atomically.
+pub fn write_text_table(path: &Path, columns: Vec<(&str, Vec<Option<String>>)>) -> Result<()> {
+    write_parquet(
+        path,
+        columns
+            .into_iter()
+            .map(|(name, values)| (name, Arc::new(StringArray::from(values)) as ArrayRef))
+            .collect(),
+    )
+}
+
 /// Writes the tables of `state` into `dir`.
 pub fn write_tables(dir: &Path, state: &RunState) -> Result<()> {
     let st = &state.stats.channels;
