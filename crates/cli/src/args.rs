@@ -223,6 +223,9 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         rows: usize,
     },
+    /// Feature visualisation: gradient ascent on the input image to maximise a neuron (Lucid's Fourier
+    /// parametrisation, colour decorrelation and transforms; rotation not yet). Writes OUT.png and OUT.json.
+    Viz(VizArgs),
     /// Train the built-in CLIP on the synthetic world (contrastive, from scratch).
     Train(TrainArgs),
     /// Typographic attack: write a word on every image (eight times in a grid, or on one paper label) and count
@@ -495,6 +498,45 @@ pub struct ProfileArgs {
     pub plot: Option<PathBuf>,
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct VizArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// Layer (default: the model's neuron layer, as `mine`).
+    #[arg(long)]
+    pub layer: Option<String>,
+    #[arg(long)]
+    pub neuron: usize,
+    /// channel (spatial mean) or neuron (the centre position).
+    #[arg(long, default_value = "channel")]
+    pub objective: String,
+    /// lucid (Adam 0.05, no grey pull, batch 1) or clip (OpenAI's CLIP-featurevis: Adam 0.02, L2 weight 10,
+    /// batch 9); --lr, --l2 and --batch override.
+    #[arg(long, default_value = "lucid")]
+    pub recipe: String,
+    /// fourier (Lucid's default) or pixels.
+    #[arg(long, default_value = "fourier")]
+    pub param: String,
+    /// Optimisation steps (Lucid uses 512; fewer by default on CPU).
+    #[arg(long, default_value_t = 128)]
+    pub steps: usize,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub l2: Option<f64>,
+    #[arg(long)]
+    pub batch: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Optimise the image without Lucid's random pad/jitter/scale.
+    #[arg(long)]
+    pub no_transforms: bool,
+    #[arg(long)]
+    pub out: PathBuf,
     #[arg(long)]
     pub json: bool,
 }

@@ -186,6 +186,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => crate::train::run(args)?,
         Command::Attack(args) => crate::attack::run_attack(args)?,
         Command::Profile(args) => crate::profile::run_profile(args)?,
+        Command::Viz(args) => crate::viz::run_viz(args)?,
         Command::Label {
             run,
             model,

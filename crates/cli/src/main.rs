@@ -9,6 +9,7 @@ mod label;
 mod mine;
 mod profile;
 mod train;
+mod viz;
 mod world;
 
 use clap::Parser;

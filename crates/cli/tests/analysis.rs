@@ -611,3 +611,56 @@ fn mine_reads_webdataset_shards() {
         "cannot open the shard",
     );
 }
+
+#[test]
+fn viz_writes_png_and_objective_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v.png");
+    let o = ok(&[
+        "viz",
+        "--neuron",
+        "7",
+        "--steps",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["objective_per_step"].as_array().unwrap().len(), 5);
+    assert_eq!(image::open(&out).unwrap().width(), 96);
+    assert!(dir.path().join("v.json").is_file());
+    let clip = dir.path().join("c.png");
+    ok(&[
+        "viz",
+        "--neuron",
+        "7",
+        "--steps",
+        "2",
+        "--recipe",
+        "clip",
+        "--batch",
+        "2",
+        "--out",
+        clip.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        image::open(&clip).unwrap().width(),
+        2 * 96,
+        "the batch side by side"
+    );
+    let o = out.to_str().unwrap();
+    fails_with(&["viz", "--neuron", "100000", "--out", o], "out of range");
+    fails_with(
+        &["viz", "--neuron", "1", "--objective", "dream", "--out", o],
+        "unknown --objective",
+    );
+    fails_with(
+        &["viz", "--neuron", "1", "--layer", "visual.nope", "--out", o],
+        "visual.nope",
+    );
+    fails_with(
+        &["viz", "--neuron", "1", "--out", "/no/dir/v.png"],
+        "does not exist",
+    );
+}

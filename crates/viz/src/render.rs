@@ -1,0 +1,128 @@
+//! Gradient ascent: transform the parametrised image, normalise it as CLIP expects, run the image tower to the
+//! layer, and step Adam on the objective (plus an optional pull towards grey).
+
+use candle_core::{Device, Tensor};
+use clipneurons_image::{OPENAI_MEAN, OPENAI_STD};
+use clipneurons_model::Clip;
+use serde::Serialize;
+
+use crate::objective::{l2_to_grey, Objective};
+use crate::param::{ImageParam, Kind};
+use crate::transform::lucid_standard;
+use crate::{Result, Rng, VizError};
+
+pub struct RenderOptions {
+    pub layer: String,
+    pub objective: Objective,
+    pub kind: Kind,
+    pub batch: usize,
+    pub steps: usize,
+    pub lr: f64,
+    pub seed: u64,
+    /// Weight of the pull towards grey (OpenAI's CLIP recipe: 10; Lucid: 0).
+    pub l2_weight: f64,
+    /// Apply Lucid's standard transforms each step (off: optimise the image as it is).
+    pub transforms: bool,
+}
+
+#[derive(Serialize)]
+pub struct Rendered {
+    /// Objective (without the grey pull) after each step, on that step's transformed batch.
+    pub objective: Vec<f32>,
+    /// The layer objective on the final, untransformed images.
+    pub final_objective: f32,
+    #[serde(skip)]
+    pub images: Vec<image::RgbImage>,
+}
+
+/// `(rgb − mean) / std` per channel.
+pub fn normalise(rgb: &Tensor) -> Result<Tensor> {
+    let mean = Tensor::from_vec(OPENAI_MEAN.to_vec(), (1, 3, 1, 1), &Device::Cpu)?;
+    let std = Tensor::from_vec(OPENAI_STD.to_vec(), (1, 3, 1, 1), &Device::Cpu)?;
+    Ok(rgb.broadcast_sub(&mean)?.broadcast_div(&std)?)
+}
+
+/// The objective on `rgb` `[B, 3, S, S]` in [0, 1].
+pub fn objective_on(model: &Clip, rgb: &Tensor, layer: &str, obj: &Objective) -> Result<Tensor> {
+    let rec = model.record(Some(&normalise(rgb)?), None, &[layer.to_string()])?;
+    obj.value(&rec[0].1)
+}
+
+fn to_images(rgb: &Tensor) -> Result<Vec<image::RgbImage>> {
+    let (b, _, h, w) = rgb.dims4()?;
+    let v = (rgb.clamp(0.0, 1.0)? * 255.0)?
+        .round()?
+        .to_dtype(candle_core::DType::U8)?;
+    let v = v
+        .permute((0, 2, 3, 1))?
+        .contiguous()?
+        .flatten_all()?
+        .to_vec1::<u8>()?;
+    Ok((0..b)
+        .map(|i| {
+            let px = v[i * h * w * 3..(i + 1) * h * w * 3].to_vec();
+            image::RgbImage::from_raw(w as u32, h as u32, px).expect("sized")
+        })
+        .collect())
+}
+
+pub fn render(
+    model: &Clip,
+    opts: &RenderOptions,
+    mut progress: impl FnMut(usize, f32),
+) -> Result<Rendered> {
+    if opts.batch == 0 || opts.steps == 0 {
+        return Err(VizError::Input("batch and steps must be at least 1".into()));
+    }
+    let size = model.image_size();
+    let mut rng = Rng::new(opts.seed);
+    let param = ImageParam::new(opts.kind, opts.batch, size, 0.01, &mut rng)?;
+    // Adam moments per variable.
+    let mut m: Vec<Tensor> = param
+        .vars
+        .iter()
+        .map(|v| v.zeros_like())
+        .collect::<candle_core::Result<_>>()?;
+    let mut v = m.clone();
+    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
+    let mut trace = Vec::with_capacity(opts.steps);
+    for t in 1..=opts.steps {
+        let rgb = param.rgb()?;
+        let x = if opts.transforms {
+            lucid_standard(&rgb, size, &mut rng)?
+        } else {
+            rgb.clone()
+        };
+        let obj = objective_on(model, &x, &opts.layer, &opts.objective)?;
+        let total = if opts.l2_weight != 0.0 {
+            (&obj + (l2_to_grey(&rgb)? * opts.l2_weight)?)?
+        } else {
+            obj.clone()
+        };
+        let grads = total.neg()?.backward()?;
+        for (i, var) in param.vars.iter().enumerate() {
+            let g = grads.get(var.as_tensor()).ok_or_else(|| {
+                VizError::Input(format!(
+                    "the image received no gradient from {}",
+                    opts.layer
+                ))
+            })?;
+            m[i] = ((&m[i] * b1)? + (g * (1.0 - b1))?)?;
+            v[i] = ((&v[i] * b2)? + (g.sqr()? * (1.0 - b2))?)?;
+            let mh = (&m[i] / (1.0 - b1.powi(t as i32)))?;
+            let vh = (&v[i] / (1.0 - b2.powi(t as i32)))?;
+            var.set(&(var.as_tensor() - ((mh / (vh.sqrt()? + eps)?)? * opts.lr)?)?)?;
+        }
+        let o = obj.to_scalar::<f32>()?;
+        trace.push(o);
+        progress(t, o);
+    }
+    let rgb = param.rgb()?.detach();
+    let final_objective =
+        objective_on(model, &rgb, &opts.layer, &opts.objective)?.to_scalar::<f32>()?;
+    Ok(Rendered {
+        objective: trace,
+        final_objective,
+        images: to_images(&rgb)?,
+    })
+}
