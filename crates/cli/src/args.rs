@@ -327,6 +327,10 @@ pub struct TrainArgs {
     /// Warm-up steps [default: 250, at most 5% of --steps].
     #[arg(long)]
     pub warmup: Option<u64>,
+    /// Start from these weights (open_clip safetensors of the same shape, e.g. an earlier run's output) instead of
+    /// a random initialisation; optimizer and schedule start afresh. Pair it with a new --seed for new data.
+    #[arg(long, conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
     /// Continue the run in `OUT.ckpt/` exactly where it stopped.
     #[arg(long)]
     pub resume: bool,

@@ -158,7 +158,19 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 ckpt.display()
             );
         }
-        Trainer::new(fresh)?
+        match &a.init {
+            None => Trainer::new(fresh)?,
+            Some(path) => {
+                let ckpt = clipneurons_checkpoint::load(path)
+                    .with_context(|| format!("cannot read --init weights {}", path.display()))?;
+                let sha = clipneurons_checkpoint::file_sha256(path)?;
+                let mut cfg = fresh;
+                cfg.init_from = Some(format!("{} sha256:{sha}", path.display()));
+                eprintln!("starting from the weights in {}", path.display());
+                Trainer::warm_start(cfg, &ckpt.tensors)
+                    .with_context(|| format!("cannot start from {}", path.display()))?
+            }
+        }
     };
     let cfg = trainer.cfg.clone();
     eprintln!(

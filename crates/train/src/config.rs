@@ -108,6 +108,10 @@ pub struct TrainConfig {
     pub grad_clip: Option<f64>,
     /// If set, sample indices wrap modulo this pool (a fixed data set; used by tests to overfit).
     pub data_pool: Option<u64>,
+    /// Weights the run started from instead of a random initialisation (`--init`): file name and SHA-256, kept
+    /// for provenance. `None` for a run from scratch (and in checkpoints written before this field existed).
+    #[serde(default)]
+    pub init_from: Option<String>,
 }
 
 impl Default for TrainConfig {
@@ -127,6 +131,7 @@ impl Default for TrainConfig {
             eps: 1e-6,
             grad_clip: Some(1.0),
             data_pool: None,
+            init_from: None,
         }
     }
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use candle_core::{DType, Tensor};
 use clipneurons_checkpoint::StoreDtype;
 use clipneurons_model::Clip;
 
@@ -62,6 +63,46 @@ impl Trainer {
             train_time: Some(Duration::ZERO),
             prefetch: None,
         })
+    }
+
+    /// A run that starts from trained weights (`weights`, open_clip keys) instead of a random initialisation, with
+    /// a fresh optimizer and its own schedule: how a longer recipe continues an earlier run. Every parameter and
+    /// buffer of `cfg.model` must be present with its shape; extra keys are refused too, since they mean the
+    /// weights belong to another shape.
+    pub fn warm_start(cfg: TrainConfig, weights: &BTreeMap<String, Tensor>) -> Result<Self> {
+        let mut t = Self::new(cfg)?;
+        let bad =
+            |why: String| TrainError::Config(format!("--init weights do not fit the model: {why}"));
+        let fetch = |k: &str, dims: &[usize]| -> Result<Tensor> {
+            let w = weights
+                .get(k)
+                .ok_or_else(|| bad(format!("missing `{k}`")))?;
+            if w.dims() != dims {
+                return Err(bad(format!(
+                    "`{k}` is {:?}, the model needs {dims:?}",
+                    w.dims()
+                )));
+            }
+            Ok(w.to_dtype(DType::F32)?)
+        };
+        for (k, var) in &t.state.params {
+            var.set(&fetch(k, var.dims())?)?;
+        }
+        for (k, b) in t.state.buffers.iter_mut() {
+            *b = fetch(k, b.dims())?;
+        }
+        let expected = t.state.params.len() + t.state.buffers.len();
+        if weights.len() != expected {
+            let extra: Vec<&String> = weights
+                .keys()
+                .filter(|k| !t.state.params.contains_key(*k) && !t.state.buffers.contains_key(*k))
+                .take(3)
+                .collect();
+            return Err(bad(format!(
+                "unexpected tensors such as {extra:?} (another model shape?)"
+            )));
+        }
+        Ok(t)
     }
 
     /// Assemble a trainer from restored parts (used by checkpoint loading).

@@ -115,8 +115,8 @@ fn loss_decreases_over_30_steps() {
     );
 }
 
-#[test]
-fn exported_weights_give_the_trainers_embeddings() {
+/// A trainer after two steps, and its weights exported as f32 and read back with the checkpoint loader.
+fn trained_and_exported() -> (Trainer, clipneurons_checkpoint::Checkpoint) {
     let mut tr = Trainer::new(tiny(2)).unwrap();
     tr.train_step().unwrap();
     tr.train_step().unwrap();
@@ -125,6 +125,12 @@ fn exported_weights_give_the_trainers_embeddings() {
     tr.export(&path, clipneurons_checkpoint::StoreDtype::F32)
         .unwrap();
     let ck = clipneurons_checkpoint::load(&path).unwrap();
+    (tr, ck)
+}
+
+#[test]
+fn exported_weights_give_the_trainers_embeddings() {
+    let (tr, ck) = trained_and_exported();
     let loaded = Clip::from_state_dict(&ck.tensors).unwrap();
     let ours = tr.model().unwrap();
     let world = World::with_size(32);
@@ -140,6 +146,53 @@ fn exported_weights_give_the_trainers_embeddings() {
     );
     assert!(max_abs_diff(&a, &b) < 1e-5);
     assert!((ours.logit_scale - loaded.logit_scale).abs() < 1e-6);
+}
+
+#[test]
+fn warm_start_continues_from_exported_weights_and_refuses_another_shape() {
+    let (tr, ck) = trained_and_exported();
+    // A different seed: a warm start that silently kept the random initialisation would differ from `tr`.
+    let warm = Trainer::warm_start(
+        TrainConfig {
+            seed: 99,
+            ..tiny(3)
+        },
+        &ck.tensors,
+    )
+    .unwrap();
+    assert_eq!(warm.step, 0);
+    let (a, b) = (
+        tr.state.detached_state_dict(),
+        warm.state.detached_state_dict(),
+    );
+    assert_eq!(a.len(), b.len());
+    for (k, t) in &a {
+        assert!(
+            max_abs_diff(t, &b[k]) == 0.0,
+            "{k} differs after warm start"
+        );
+    }
+    let mut warm = warm;
+    warm.train_step().unwrap();
+    let wider = TrainConfig {
+        model: ModelShape {
+            width: 16,
+            ..ModelShape::tiny()
+        },
+        ..tiny(3)
+    };
+    let err = Trainer::warm_start(wider, &ck.tensors)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("do not fit") && err.contains("needs"), "{err}");
+    let mut partial = ck.tensors.clone();
+    partial.remove("text_projection");
+    let err = Trainer::warm_start(tiny(3), &partial)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("missing `text_projection`"), "{err}");
 }
 
 #[test]
