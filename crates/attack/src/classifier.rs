@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use clipneurons_model::{l2_normalize, Clip};
 use image::RgbImage;
 
@@ -58,11 +59,7 @@ fn features(
         None => Ok((model.encode_image(&px)?, Vec::new())),
         Some(l) => {
             let (tap, f) = model.encode_image_with_tap(&px, l)?;
-            let m = match tap.rank() {
-                4 => tap.flatten_from(2)?.max(2)?,
-                3 => tap.max(1)?,
-                _ => tap,
-            };
+            let m = clipneurons_model::spatial_max(&tap)?;
             Ok((f, m.to_vec2::<f32>()?))
         }
     }
@@ -217,14 +214,15 @@ impl LinearProbe {
         let onehot = Tensor::from_vec(onehot, (n, k), &Device::Cpu)?;
         let w = Var::zeros((k, d), DType::F32, &Device::Cpu)?;
         let b = Var::zeros(k, DType::F32, &Device::Cpu)?;
-        let params = [w.clone(), b.clone()];
-        let mut m: Vec<Tensor> = params
-            .iter()
-            .map(|p| p.zeros_like())
-            .collect::<candle_core::Result<_>>()?;
-        let mut v = m.clone();
-        let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
-        for t in 1..=opts.steps {
+        let mut adam = AdamW::new(
+            vec![w.clone(), b.clone()],
+            ParamsAdamW {
+                lr: opts.lr,
+                weight_decay: 0.0, // the L2 term is in the loss
+                ..ParamsAdamW::default()
+            },
+        )?;
+        for _ in 0..opts.steps {
             let logits = xs
                 .matmul(&w.as_tensor().t()?)?
                 .broadcast_add(b.as_tensor())?;
@@ -237,18 +235,7 @@ impl LinearProbe {
                 + &max)?;
             let nll = (logits.broadcast_sub(&lse)? * &onehot)?.sum_all()?.neg()? / n as f64;
             let loss = (nll? + (w.as_tensor().sqr()?.sum_all()? * opts.l2)?)?;
-            let grads = loss.backward()?;
-            for (i, p) in params.iter().enumerate() {
-                let g = grads
-                    .get(p.as_tensor())
-                    .ok_or_else(|| AttackError::Input("probe parameter got no gradient".into()))?;
-                m[i] = ((&m[i] * b1)? + (g * (1.0 - b1))?)?;
-                v[i] = ((&v[i] * b2)? + (g.sqr()? * (1.0 - b2))?)?;
-                let mh = (&m[i] / (1.0 - b1.powi(t as i32)))?;
-                let vh = (&v[i] / (1.0 - b2.powi(t as i32)))?;
-                let step = (mh / (vh.sqrt()? + eps)?)?;
-                p.set(&(p.as_tensor() - (step * opts.lr)?)?)?;
-            }
+            adam.backward_step(&loss)?;
         }
         let mut probe = LinearProbe {
             labels: labels.to_vec(),

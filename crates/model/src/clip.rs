@@ -264,6 +264,16 @@ pub fn channel_mean(t: &Tensor, channel: usize) -> Result<Tensor> {
     Ok(x.reshape((n, ()))?.mean(1)?)
 }
 
+/// Per-example, per-channel maximum over all positions: `[N,C,H,W]` and token taps `[N,T,D]` → `[N,C]`;
+/// a pooled `[N,D]` tap is returned as it is.
+pub fn spatial_max(t: &Tensor) -> Result<Tensor> {
+    Ok(match t.rank() {
+        4 => t.flatten_from(2)?.max(2)?,
+        3 => t.max(1)?,
+        _ => t.clone(),
+    })
+}
+
 pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
     Ok(x.broadcast_div(&x.sqr()?.sum_keepdim(candle_core::D::Minus1)?.sqrt()?)?)
 }

@@ -12,7 +12,7 @@ pub mod transformer;
 pub mod vit;
 pub mod weights;
 
-pub use clip::{channel_mean, l2_normalize, Clip, VisionTower};
+pub use clip::{channel_mean, l2_normalize, spatial_max, Clip, VisionTower};
 pub use config::{ClipConfig, TextConfig, VisionConfig};
 pub use error::{ModelError, Result};
 pub use taps::Taps;

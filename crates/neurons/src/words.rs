@@ -82,14 +82,9 @@ impl WordResponses {
 }
 
 /// Per-image spatial maximum of every channel of `layer`: `[N, C]` flattened.
-pub(crate) fn spatial_max(model: &Clip, layer: &str, pixels: &Tensor) -> Result<Vec<f32>> {
+fn layer_spatial_max(model: &Clip, layer: &str, pixels: &Tensor) -> Result<Vec<f32>> {
     let rec = model.record(Some(pixels), None, &[layer.to_string()])?;
-    let t = &rec[0].1;
-    let t = match t.rank() {
-        4 => t.flatten_from(2)?.max(2)?,
-        3 => t.max(1)?, // [N, T, D]: max over tokens
-        _ => t.clone(),
-    };
+    let t = clipneurons_model::spatial_max(&rec[0].1)?;
     Ok(t.contiguous()?.flatten_all()?.to_vec1::<f32>()?)
 }
 
@@ -124,7 +119,7 @@ pub fn probe_words(
         }
         let n = chunk.len() * per_word;
         let pixels = Tensor::from_vec(px, (n, 3, side, side), &Device::Cpu)?;
-        let acts = spatial_max(model, layer, &pixels)?;
+        let acts = layer_spatial_max(model, layer, &pixels)?;
         for wi in 0..chunk.len() {
             let mut row = vec![0f32; channels];
             for si in 0..SIZES.len() {

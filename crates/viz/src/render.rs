@@ -2,6 +2,7 @@
 //! layer, and step Adam on the objective (plus an optional pull towards grey).
 
 use candle_core::{Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use clipneurons_image::{OPENAI_MEAN, OPENAI_STD};
 use clipneurons_model::Clip;
 use serde::Serialize;
@@ -77,14 +78,14 @@ pub fn render(
     let size = model.image_size();
     let mut rng = Rng::new(opts.seed);
     let param = ImageParam::new(opts.kind, opts.batch, size, 0.01, &mut rng)?;
-    // Adam moments per variable.
-    let mut m: Vec<Tensor> = param
-        .vars
-        .iter()
-        .map(|v| v.zeros_like())
-        .collect::<candle_core::Result<_>>()?;
-    let mut v = m.clone();
-    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
+    let mut adam = AdamW::new(
+        param.vars.clone(),
+        ParamsAdamW {
+            lr: opts.lr,
+            weight_decay: 0.0, // plain Adam, as Lucid
+            ..ParamsAdamW::default()
+        },
+    )?;
     let mut trace = Vec::with_capacity(opts.steps);
     for t in 1..=opts.steps {
         let rgb = param.rgb()?;
@@ -100,19 +101,18 @@ pub fn render(
             obj.clone()
         };
         let grads = total.neg()?.backward()?;
-        for (i, var) in param.vars.iter().enumerate() {
-            let g = grads.get(var.as_tensor()).ok_or_else(|| {
-                VizError::Input(format!(
-                    "the image received no gradient from {}",
-                    opts.layer
-                ))
-            })?;
-            m[i] = ((&m[i] * b1)? + (g * (1.0 - b1))?)?;
-            v[i] = ((&v[i] * b2)? + (g.sqr()? * (1.0 - b2))?)?;
-            let mh = (&m[i] / (1.0 - b1.powi(t as i32)))?;
-            let vh = (&v[i] / (1.0 - b2.powi(t as i32)))?;
-            var.set(&(var.as_tensor() - ((mh / (vh.sqrt()? + eps)?)? * opts.lr)?)?)?;
+        // The optimizer skips variables without a gradient; for the image that would be a silent no-op.
+        if param
+            .vars
+            .iter()
+            .any(|v| grads.get(v.as_tensor()).is_none())
+        {
+            return Err(VizError::Input(format!(
+                "the image received no gradient from {}",
+                opts.layer
+            )));
         }
+        adam.step(&grads)?;
         let o = obj.to_scalar::<f32>()?;
         trace.push(o);
         progress(t, o);
