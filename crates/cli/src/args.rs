@@ -515,28 +515,48 @@ pub struct VizArgs {
     pub layer: Option<String>,
     #[arg(long)]
     pub neuron: usize,
-    /// channel (spatial mean) or neuron (the centre position).
-    #[arg(long, default_value = "channel")]
-    pub objective: String,
-    /// lucid (Adam 0.05, no grey pull, batch 1) or clip (OpenAI's CLIP-featurevis: Adam 0.02, L2 weight 10,
-    /// batch 9); --lr, --l2 and --batch override.
+    /// channel (spatial mean), neuron (the centre position), relu-channel (the article's: mean of the ReLU'd
+    /// channel) or direction (the zero-shot search direction of --text over all channels; --neuron is then only
+    /// reported) [default: channel for --recipe lucid, relu-channel for clip].
+    #[arg(long)]
+    pub objective: Option<String>,
+    /// The text whose zero-shot search direction `--objective direction` follows (e.g. "yellow").
+    #[arg(long)]
+    pub text: Option<String>,
+    /// lucid (Lucid's standard transforms, Adam 0.05, batch 1) or clip (OpenAI's CLIP-featurevis: its
+    /// scale/rotation lists, Adam 0.02, L2 weight 10, batch 9); --lr, --l2 and --batch override. Lucid runs 512
+    /// steps and OpenAI 4096; the default here is 128 because a CPU step costs ~20 ms at 96 px and ~1 s at 288 px.
     #[arg(long, default_value = "lucid")]
     pub recipe: String,
     /// fourier (Lucid's default) or pixels.
     #[arg(long, default_value = "fourier")]
     pub param: String,
-    /// Optimisation steps (Lucid uses 512; fewer by default on CPU).
+    /// Side of the optimised image in pixels; transforms end with a crop or pad to the model's input [default:
+    /// the model's input side].
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Optimisation steps.
     #[arg(long, default_value_t = 128)]
     pub steps: usize,
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Weight of the pull towards grey.
     #[arg(long)]
     pub l2: Option<f64>,
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Weight of Lucid's diversity term (Gram-matrix similarity across the batch, subtracted); try 100 with
+    /// --batch 4 or more.
+    #[arg(long, default_value_t = 0.0)]
+    pub diversity: f64,
+    /// Steps with Lucid's redirected ReLU gradient at the start (0: off) [default: 16 for lucid, as Lucid; every
+    /// step for clip, whose ReLU'd objective on a pre-ReLU tap is otherwise stuck at 0 while the unit is off —
+    /// the redirected gradient only acts on images whose ordinary gradient is zero].
+    #[arg(long)]
+    pub redirect_steps: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Optimise the image without Lucid's random pad/jitter/scale.
+    /// Optimise the image without the recipe's random transforms.
     #[arg(long)]
     pub no_transforms: bool,
     #[arg(long)]

@@ -6,6 +6,7 @@ use anyhow::{bail, Result};
 use clipneurons_viz::objective::Objective;
 use clipneurons_viz::param::Kind;
 use clipneurons_viz::render::{render, RenderOptions};
+use clipneurons_viz::transform::Transforms;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::args::VizArgs;
@@ -23,32 +24,64 @@ pub fn run_viz(a: VizArgs) -> Result<()> {
             channels - 1
         );
     }
-    let objective = match a.objective.as_str() {
+    // Recipes: Lucid's defaults, or OpenAI's CLIP-featurevis settings (batch 9, Adam 0.02, L2 weight 10).
+    let (lr, l2, batch, transforms, default_objective, redirect) = match a.recipe.as_str() {
+        "lucid" => (0.05, 0.0, 1, Transforms::Lucid, "channel", 16),
+        "clip" => (0.02, 10.0, 9, Transforms::Clip, "relu-channel", a.steps),
+        r => bail!("unknown --recipe '{r}' (use lucid or clip)"),
+    };
+    let objective_name = a.objective.as_deref().unwrap_or(default_objective);
+    let mut objective = match objective_name {
         "channel" => Objective::Channel(a.neuron),
         "neuron" => Objective::Neuron(a.neuron),
-        o => bail!("unknown --objective '{o}' (use channel or neuron)"),
+        "relu-channel" => Objective::relu_channel(a.neuron, channels),
+        "direction" => {
+            let Some(text) = &a.text else {
+                bail!("--objective direction needs --text (the concept whose search direction to follow)");
+            };
+            if layer != m.neuron_layer() {
+                bail!(
+                    "--objective direction follows zero-shot search scores, which exist for {} only, not {layer}",
+                    m.neuron_layer()
+                );
+            }
+            let (_, scores) =
+                clipneurons_neurons::search::text_scores(&m, std::slice::from_ref(text))?;
+            Objective::Direction(scores.into_iter().next().unwrap_or_default())
+        }
+        o => bail!("unknown --objective '{o}' (use channel, neuron, relu-channel or direction)"),
     };
+    if a.text.is_some() && objective_name != "direction" {
+        bail!("--text is only used with --objective direction");
+    }
+    if a.diversity != 0.0 {
+        objective = Objective::Sum(vec![(1.0, objective), (a.diversity, Objective::Diversity)]);
+    }
     let kind = match a.param.as_str() {
         "fourier" => Kind::Fourier,
         "pixels" => Kind::Pixels,
         p => bail!("unknown --param '{p}' (use fourier or pixels)"),
     };
-    // Recipes: Lucid's defaults, or OpenAI's CLIP-featurevis settings (batch 9, Adam 0.02, L2 weight 10).
-    let (lr, l2, batch) = match a.recipe.as_str() {
-        "lucid" => (0.05, 0.0, 1),
-        "clip" => (0.02, 10.0, 9),
-        r => bail!("unknown --recipe '{r}' (use lucid or clip)"),
-    };
+    let size = a.size.unwrap_or(m.image_size());
+    if size < 8 {
+        bail!("--size {size} is too small (at least 8 pixels)");
+    }
     let opts = RenderOptions {
         layer: layer.clone(),
         objective,
         kind,
+        size,
         batch: a.batch.unwrap_or(batch),
         steps: a.steps,
         lr: a.lr.unwrap_or(lr),
         seed: a.seed,
         l2_weight: a.l2.unwrap_or(l2),
-        transforms: !a.no_transforms,
+        transforms: if a.no_transforms {
+            Transforms::None
+        } else {
+            transforms
+        },
+        redirect_steps: a.redirect_steps.unwrap_or(redirect),
     };
     let bar = ProgressBar::new(a.steps as u64);
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -65,7 +98,7 @@ pub fn run_viz(a: VizArgs) -> Result<()> {
     })?;
     bar.finish_and_clear();
     // The batch side by side.
-    let side = m.image_size() as u32;
+    let side = size as u32;
     let mut sheet = image::RgbImage::new(side * r.images.len() as u32, side);
     for (i, img) in r.images.iter().enumerate() {
         image::imageops::replace(&mut sheet, img, (i as u32 * side).into(), 0);
@@ -75,8 +108,10 @@ pub fn run_viz(a: VizArgs) -> Result<()> {
     clipneurons_checkpoint::write_atomic(&a.out, buf.get_ref())?;
     let json_path: PathBuf = a.out.with_extension("json");
     let report = serde_json::json!({
-        "layer": layer, "neuron": a.neuron, "objective": a.objective, "param": a.param, "recipe": a.recipe,
-        "steps": a.steps, "lr": opts.lr, "batch": opts.batch, "l2_weight": opts.l2_weight, "seed": a.seed,
+        "layer": layer, "neuron": a.neuron, "objective": objective_name, "text": a.text, "param": a.param,
+        "recipe": a.recipe, "size": size, "steps": a.steps, "lr": opts.lr, "batch": opts.batch,
+        "l2_weight": opts.l2_weight, "diversity": a.diversity, "redirect_steps": opts.redirect_steps,
+        "transforms": !a.no_transforms, "seed": a.seed,
         "final_objective": r.final_objective, "objective_per_step": r.objective,
     });
     clipneurons_checkpoint::write_atomic(&json_path, serde_json::to_string(&report)?.as_bytes())?;

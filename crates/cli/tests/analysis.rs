@@ -649,7 +649,49 @@ fn viz_writes_png_and_objective_trace() {
         2 * 96,
         "the batch side by side"
     );
+    // A direction from zero-shot search, diversity over a batch, a larger image than the model's input.
+    let dirn = dir.path().join("d.png");
+    let o = ok(&[
+        "viz",
+        "--neuron",
+        "7",
+        "--steps",
+        "2",
+        "--objective",
+        "direction",
+        "--text",
+        "yellow",
+        "--batch",
+        "2",
+        "--diversity",
+        "100",
+        "--size",
+        "112",
+        "--out",
+        dirn.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["objective"], "direction");
+    assert_eq!(v["text"], "yellow");
+    assert_eq!(image::open(&dirn).unwrap().width(), 2 * 112);
     let o = out.to_str().unwrap();
+    fails_with(
+        &[
+            "viz",
+            "--neuron",
+            "1",
+            "--objective",
+            "direction",
+            "--out",
+            o,
+        ],
+        "needs --text",
+    );
+    fails_with(
+        &["viz", "--neuron", "1", "--text", "yellow", "--out", o],
+        "only used with --objective direction",
+    );
     fails_with(&["viz", "--neuron", "100000", "--out", o], "out of range");
     fails_with(
         &["viz", "--neuron", "1", "--objective", "dream", "--out", o],

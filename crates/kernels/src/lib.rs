@@ -26,7 +26,9 @@ use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
 };
 use conv::ConvGeom;
-pub use pointwise::{add_channel_bias, add_channel_bias_relu, quick_gelu, relu};
+pub use pointwise::{
+    add_channel_bias, add_channel_bias_relu, quick_gelu, relu, with_redirected_relu,
+};
 pub use rowwise::{layer_norm, softmax_last};
 
 #[doc(hidden)]

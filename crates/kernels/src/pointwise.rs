@@ -8,16 +8,42 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
+use std::cell::Cell;
+
 use crate::par::{for_each_chunk_mut, ELEMWISE_CHUNK};
 use crate::{f32_slice, is_fast};
 use candle_core::bail;
 
-/// `max(x, 0)`. Gradient `dy · [y > 0]` (zero at exactly 0, as PyTorch).
+thread_local! {
+    static REDIRECT_RELU: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f` with Lucid's *redirected* ReLU gradient for every ReLU it builds on this thread (the choice is made
+/// when the forward op is built, so the backward of a graph built inside `f` keeps it). Per example, where the
+/// ordinary ReLU gradient is zero everywhere, the gradient passes through the ReLU unless it would push an
+/// inactive unit lower (`y = 0` and `dy > 0`, for a loss being minimised). Feature visualisation uses it for the
+/// first steps so that units that start dead still receive a gradient (Lucid's `redirected_relu_grad`).
+/// Only the fast f32 CPU kernels honour it; other devices and dtypes keep the ordinary gradient.
+pub fn with_redirected_relu<T>(f: impl FnOnce() -> T) -> T {
+    let before = REDIRECT_RELU.with(|r| r.replace(true));
+    let out = f();
+    REDIRECT_RELU.with(|r| r.set(before));
+    out
+}
+
+fn redirecting() -> bool {
+    REDIRECT_RELU.with(|r| r.get())
+}
+
+/// `max(x, 0)`. Gradient `dy · [y > 0]` (zero at exactly 0, as PyTorch), or redirected (see
+/// [`with_redirected_relu`]).
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     if !is_fast(&[x]) {
         return x.relu();
     }
-    x.contiguous()?.apply_op1(Relu)
+    x.contiguous()?.apply_op1(Relu {
+        redirect: redirecting(),
+    })
 }
 
 /// OpenAI's activation in both towers' MLPs: `x · σ(1.702 x)`.
@@ -55,6 +81,7 @@ fn channel_bias(x: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
     }
     let op = ChannelBias {
         relu,
+        redirect: relu && redirecting(),
         need_dx: x.track_op(),
         need_db: b.track_op(),
     };
@@ -89,7 +116,9 @@ fn same_len(l1: &Layout, l2: &Layout, what: &str) -> Result<()> {
     Ok(())
 }
 
-struct Relu;
+struct Relu {
+    redirect: bool,
+}
 
 impl CustomOp1 for Relu {
     fn name(&self) -> &'static str {
@@ -103,12 +132,18 @@ impl CustomOp1 for Relu {
     }
 
     fn bwd(&self, _x: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(grad.contiguous()?.apply_op2_no_bwd(res, &ReluGrad)?))
+        let op = ReluGrad {
+            redirect: self.redirect,
+        };
+        Ok(Some(grad.contiguous()?.apply_op2_no_bwd(res, &op)?))
     }
 }
 
-/// `(dy, y) → dy · [y > 0]`, the gradient of ReLU from its output.
-struct ReluGrad;
+/// `(dy, y) → dy · [y > 0]`, the gradient of ReLU from its output; with `redirect`, Lucid's redirected gradient
+/// for the examples (first dimension) where that is zero everywhere.
+struct ReluGrad {
+    redirect: bool,
+}
 
 impl CustomOp2 for ReluGrad {
     fn name(&self) -> &'static str {
@@ -125,7 +160,19 @@ impl CustomOp2 for ReluGrad {
         same_len(l1, l2, "relu gradient")?;
         let dy = f32_slice(s1, l1, "relu output gradient")?;
         let y = f32_slice(s2, l2, "relu output")?;
-        let dx = zip_map(dy, y, |g, y| if y > 0.0 { g } else { 0.0 });
+        let mut dx = zip_map(dy, y, |g, y| if y > 0.0 { g } else { 0.0 });
+        let per_example = dx.len() / l1.dims().first().copied().unwrap_or(1).max(1);
+        if self.redirect && per_example > 0 {
+            for (i, ex) in dx.chunks_exact_mut(per_example).enumerate() {
+                if ex.iter().all(|&v| v == 0.0) {
+                    let o = i * per_example;
+                    for ((d, &g), &y) in ex.iter_mut().zip(&dy[o..]).zip(&y[o..]) {
+                        // Blocked only where the step would push an inactive unit further down.
+                        *d = if y <= 0.0 && g > 0.0 { 0.0 } else { g };
+                    }
+                }
+            }
+        }
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }
@@ -184,6 +231,7 @@ impl CustomOp2 for QuickGeluGrad {
 
 struct ChannelBias {
     relu: bool,
+    redirect: bool,
     need_dx: bool,
     need_db: bool,
 }
@@ -233,7 +281,12 @@ impl CustomOp2 for ChannelBias {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
         let dpre = if self.relu {
-            grad.apply_op2_no_bwd(res, &ReluGrad)?
+            grad.apply_op2_no_bwd(
+                res,
+                &ReluGrad {
+                    redirect: self.redirect,
+                },
+            )?
         } else {
             grad
         };

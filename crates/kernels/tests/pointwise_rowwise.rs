@@ -8,6 +8,7 @@ mod common;
 use candle_core::{DType, Device, Tensor, Var, D};
 use clipneurons_kernels::{
     add_channel_bias, add_channel_bias_relu, layer_norm, quick_gelu, relu, softmax_last,
+    with_redirected_relu,
 };
 use common::{assert_close, rand_tensor, to_vec};
 
@@ -281,4 +282,45 @@ fn bad_shapes_are_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("should be [4]"), "{err}");
+}
+
+/// Lucid's redirected ReLU: example 0 has an active unit, so it keeps the ordinary gradient; example 1 is all
+/// inactive, so the gradient passes except where it would push a unit lower (positive loss gradient). The
+/// choice is made when the graph is built; both ReLU kernels honour it.
+#[test]
+fn redirected_relu_passes_gradient_only_to_dead_examples_and_only_upwards() {
+    let x = Tensor::new(&[[1.0f32, -1.0, -2.0], [-1.0, -2.0, -3.0]], &Device::Cpu).unwrap();
+    let v = Var::from_tensor(&x).unwrap();
+    let g = Tensor::new(&[[-1.0f32, -2.0, 3.0], [-1.0, 2.0, -3.0]], &Device::Cpu).unwrap();
+    let grad_of = |y: Tensor| -> Vec<Vec<f32>> {
+        let grads = (y * &g).unwrap().sum_all().unwrap().backward().unwrap();
+        grads.get(v.as_tensor()).unwrap().to_vec2().unwrap()
+    };
+    let plain = grad_of(relu(v.as_tensor()).unwrap());
+    assert_eq!(plain, vec![vec![-1.0, 0.0, 0.0], vec![0.0, 0.0, 0.0]]);
+    let redirected = grad_of(with_redirected_relu(|| relu(v.as_tensor())).unwrap());
+    assert_eq!(
+        redirected,
+        vec![vec![-1.0, 0.0, 0.0], vec![-1.0, 0.0, -3.0]]
+    );
+    // The fused bias + ReLU of every convolution, on [B, C, 1, 1].
+    let zero = Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap();
+    let v4 = Var::from_tensor(&x.reshape((2, 3, 1, 1)).unwrap()).unwrap();
+    let y = with_redirected_relu(|| add_channel_bias_relu(v4.as_tensor(), &zero)).unwrap();
+    let grads = (y.reshape((2, 3)).unwrap() * &g)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let d: Vec<Vec<f32>> = grads
+        .get(v4.as_tensor())
+        .unwrap()
+        .reshape((2, 3))
+        .unwrap()
+        .to_vec2()
+        .unwrap();
+    assert_eq!(d, redirected);
+    // The flag does not outlive the closure.
+    assert_eq!(grad_of(relu(v.as_tensor()).unwrap()), plain);
 }

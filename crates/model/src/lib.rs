@@ -13,6 +13,8 @@ pub mod vit;
 pub mod weights;
 
 pub use clip::{channel_mean, l2_normalize, spatial_max, Clip, VisionTower};
+/// Lucid's redirected ReLU gradient for graphs built inside the closure (feature visualisation's first steps).
+pub use clipneurons_kernels::with_redirected_relu;
 pub use config::{ClipConfig, TextConfig, VisionConfig};
 pub use error::{ModelError, Result};
 pub use taps::Taps;

@@ -67,6 +67,16 @@ pub fn check_layer(model: &Clip, layer: Option<&str>) -> Result<String> {
     }
 }
 
+/// Every neuron's zero-shot score `Wᵀ t̂` for each prompt: `[T, C]`, with the normalised text embeddings `[T, E]`.
+/// Also a direction over channels for feature visualisation (`viz --objective direction --text`).
+pub fn text_scores(model: &Clip, prompts: &[String]) -> Result<(Tensor, Vec<Vec<f32>>)> {
+    let (_, dirs) = neuron_directions(model)?;
+    let tokens = model.tokenize(prompts)?;
+    let text = l2_normalize(&model.encode_text(&tokens)?)?;
+    let scores = text.matmul(&dirs.t()?)?.to_vec2::<f32>()?;
+    Ok((text, scores))
+}
+
 /// Ranks the neurons of `layer` (see [`check_layer`]) for each text (`template` with `{}` replaced by the text),
 /// keeping the `top` highest scores. With `verify`, each kept neuron is also raised on a blank image.
 pub fn search(
@@ -83,11 +93,8 @@ pub fn search(
         ));
     }
     let layer = check_layer(model, layer)?;
-    let (_, dirs) = neuron_directions(model)?;
     let prompts: Vec<String> = texts.iter().map(|t| template.replace("{}", t)).collect();
-    let tokens = model.tokenize(&prompts)?;
-    let text = l2_normalize(&model.encode_text(&tokens)?)?; // [T, E]
-    let scores = text.matmul(&dirs.t()?)?.to_vec2::<f32>()?; // [T, C]
+    let (text, scores) = text_scores(model, &prompts)?;
     let blank = if verify {
         Some(BlankImage::new(model)?)
     } else {

@@ -1,4 +1,5 @@
-//! Objectives on a layer's activations `[B, C, H, W]` (or `[B, T, D]` token layers), maximised.
+//! Objectives on a layer's activations `[B, C, H, W]` (or `[B, T, D]` token layers), maximised. They compose:
+//! [`Objective::Sum`] of weighted terms (Lucid's `+` and `*`).
 
 use candle_core::{Tensor, D};
 
@@ -12,6 +13,25 @@ pub enum Objective {
     Neuron(usize),
     /// `mean(x · v)` over positions and batch for a direction `v` over channels (Lucid `direction`).
     Direction(Vec<f32>),
+    /// `mean(relu(x) · v)`: the objective of the article and OpenAI's CLIP-featurevis (`vector`), which ignores
+    /// how negative the other positions are.
+    ReluDirection(Vec<f32>),
+    /// Lucid's `diversity`, negated so that maximising it pushes the batch apart: `−Σ_{i≠j} ⟨Gᵢ, Gⱼ⟩ / B` with
+    /// `Gᵢ` image i's channel Gram matrix (`C × C` over positions), each normalised to unit length. Zero at batch 1.
+    Diversity,
+    /// `Σ wₖ · objectiveₖ`.
+    Sum(Vec<(f64, Objective)>),
+}
+
+impl Objective {
+    /// The article's ReLU'd channel: [`Objective::ReluDirection`] along one channel of `channels`.
+    pub fn relu_channel(n: usize, channels: usize) -> Objective {
+        let mut v = vec![0.0; channels];
+        if n < channels {
+            v[n] = 1.0;
+        }
+        Objective::ReluDirection(v)
+    }
 }
 
 impl Objective {
@@ -50,7 +70,7 @@ impl Objective {
                     .narrow(3, w / 2, 1)?
                     .mean_all()?
             }
-            Objective::Direction(v) => {
+            Objective::Direction(v) | Objective::ReluDirection(v) => {
                 if v.len() != c {
                     return Err(VizError::Input(format!(
                         "the direction has {} values but the layer has {c} channels",
@@ -58,7 +78,29 @@ impl Objective {
                     )));
                 }
                 let v = Tensor::from_vec(v.clone(), (1, c, 1, 1), act.device())?;
-                act.broadcast_mul(&v)?.sum(1)?.mean_all()?
+                let a = if matches!(self, Objective::ReluDirection(_)) {
+                    clipneurons_model::ops::relu(&act)? // the kernel: honours the redirected gradient
+                } else {
+                    act.clone()
+                };
+                a.broadcast_mul(&v)?.sum(1)?.mean_all()?
+            }
+            Objective::Diversity => {
+                let b = act.dim(0)?;
+                let x = act.reshape((b, c, h * w))?;
+                let gram = x.matmul(&x.t()?)?.reshape((b, c * c))?;
+                let g =
+                    gram.broadcast_div(&(gram.sqr()?.sum_keepdim(D::Minus1)?.sqrt()? + 1e-12)?)?;
+                let sim = g.matmul(&g.t()?)?; // [B, B]; its trace is Σᵢ ‖gᵢ‖²
+                let off_diagonal = (sim.sum_all()? - g.sqr()?.sum_all()?)?;
+                (off_diagonal / b as f64)?.neg()?
+            }
+            Objective::Sum(terms) => {
+                let mut total = Tensor::zeros((), act.dtype(), act.device())?;
+                for (wt, o) in terms {
+                    total = (total + (o.value(&act)? * *wt)?)?;
+                }
+                total
             }
         })
     }

@@ -9,21 +9,27 @@ use serde::Serialize;
 
 use crate::objective::{l2_to_grey, Objective};
 use crate::param::{ImageParam, Kind};
-use crate::transform::lucid_standard;
+use crate::transform::Transforms;
 use crate::{Result, Rng, VizError};
 
+#[derive(Clone)]
 pub struct RenderOptions {
     pub layer: String,
     pub objective: Objective,
     pub kind: Kind,
+    /// Side of the optimised image; the transforms end at the model's input side.
+    pub size: usize,
     pub batch: usize,
     pub steps: usize,
     pub lr: f64,
     pub seed: u64,
     /// Weight of the pull towards grey (OpenAI's CLIP recipe: 10; Lucid: 0).
     pub l2_weight: f64,
-    /// Apply Lucid's standard transforms each step (off: optimise the image as it is).
-    pub transforms: bool,
+    /// The random transforms applied each step.
+    pub transforms: Transforms,
+    /// For this many first steps ReLUs pass Lucid's redirected gradient, so units that start dead still move
+    /// (Lucid: 16; 0 turns it off).
+    pub redirect_steps: usize,
 }
 
 #[derive(Serialize)]
@@ -77,7 +83,7 @@ pub fn render(
     }
     let size = model.image_size();
     let mut rng = Rng::new(opts.seed);
-    let param = ImageParam::new(opts.kind, opts.batch, size, 0.01, &mut rng)?;
+    let param = ImageParam::new(opts.kind, opts.batch, opts.size, 0.01, &mut rng)?;
     let mut adam = AdamW::new(
         param.vars.clone(),
         ParamsAdamW {
@@ -89,12 +95,14 @@ pub fn render(
     let mut trace = Vec::with_capacity(opts.steps);
     for t in 1..=opts.steps {
         let rgb = param.rgb()?;
-        let x = if opts.transforms {
-            lucid_standard(&rgb, size, &mut rng)?
+        let x = opts.transforms.apply(&rgb, size, &mut rng)?;
+        let obj = if t <= opts.redirect_steps {
+            clipneurons_model::with_redirected_relu(|| {
+                objective_on(model, &x, &opts.layer, &opts.objective)
+            })?
         } else {
-            rgb.clone()
+            objective_on(model, &x, &opts.layer, &opts.objective)?
         };
-        let obj = objective_on(model, &x, &opts.layer, &opts.objective)?;
         let total = if opts.l2_weight != 0.0 {
             (&obj + (l2_to_grey(&rgb)? * opts.l2_weight)?)?
         } else {
@@ -118,8 +126,13 @@ pub fn render(
         progress(t, o);
     }
     let rgb = param.rgb()?.detach();
-    let final_objective =
-        objective_on(model, &rgb, &opts.layer, &opts.objective)?.to_scalar::<f32>()?;
+    let final_objective = objective_on(
+        model,
+        &Transforms::None.apply(&rgb, size, &mut rng)?,
+        &opts.layer,
+        &opts.objective,
+    )?
+    .to_scalar::<f32>()?;
     Ok(Rendered {
         objective: trace,
         final_objective,

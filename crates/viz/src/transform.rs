@@ -85,13 +85,119 @@ pub fn crop_or_pad_to(x: &Tensor, size: usize, value: f64) -> Result<Tensor> {
     Ok(x)
 }
 
-/// Lucid's `standard_transforms` without rotation: pad 12 (grey), jitter 8, scale 0.90–1.10, jitter 4; then
-/// back to `size`.
+/// Rotate `[B, C, H, W]` by `degrees` (counter-clockwise on screen) about the image centre, bilinearly; where the
+/// source falls outside the image the result is `fill`. Lucid rotates with nearest-neighbour sampling
+/// (`tf.contrib.image.rotate`'s default), lucent bilinearly; bilinear keeps the gradient smooth.
+pub fn rotate(x: &Tensor, degrees: f64, fill: f64) -> Result<Tensor> {
+    if degrees == 0.0 {
+        return Ok(x.clone());
+    }
+    let (b, c, h, w) = x.dims4()?;
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let (cy, cx) = ((h as f64 - 1.0) / 2.0, (w as f64 - 1.0) / 2.0);
+    // For each output pixel, its four source neighbours and their weights (0 for neighbours outside).
+    let mut idx = vec![vec![0u32; h * w]; 4];
+    let mut wts = vec![vec![0f32; h * w]; 4];
+    let mut covered = vec![0f32; h * w];
+    for i in 0..h {
+        for j in 0..w {
+            let (dy, dx) = (i as f64 - cy, j as f64 - cx);
+            // Inverse rotation of the output position (y grows downwards, so screen-CCW is this sign pattern).
+            let sx = cos * dx - sin * dy + cx;
+            let sy = sin * dx + cos * dy + cy;
+            let (x0, y0) = (sx.floor(), sy.floor());
+            let (tx, ty) = (sx - x0, sy - y0);
+            let o = i * w + j;
+            for (k, (yy, xx, wt)) in [
+                (y0, x0, (1.0 - ty) * (1.0 - tx)),
+                (y0, x0 + 1.0, (1.0 - ty) * tx),
+                (y0 + 1.0, x0, ty * (1.0 - tx)),
+                (y0 + 1.0, x0 + 1.0, ty * tx),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if yy >= 0.0 && xx >= 0.0 && (yy as usize) < h && (xx as usize) < w {
+                    idx[k][o] = (yy as usize * w + xx as usize) as u32;
+                    wts[k][o] = wt as f32;
+                    covered[o] += wt as f32;
+                }
+            }
+        }
+    }
+    let flat = x.reshape((b, c, h * w))?;
+    let mut out = ((Tensor::from_vec(covered, h * w, &Device::Cpu)?.neg()? + 1.0)? * fill)?
+        .broadcast_as((b, c, h * w))?
+        .contiguous()?;
+    for (i, wt) in idx.into_iter().zip(wts) {
+        let i = Tensor::from_vec(i, h * w, &Device::Cpu)?;
+        let wt = Tensor::from_vec(wt, h * w, &Device::Cpu)?;
+        out = (out + flat.index_select(&i, 2)?.broadcast_mul(&wt)?)?;
+    }
+    Ok(out.reshape((b, c, h, w))?)
+}
+
+/// Rotate by an angle (degrees) drawn from `angles`.
+pub fn random_rotate(x: &Tensor, angles: &[f64], fill: f64, rng: &mut Rng) -> Result<Tensor> {
+    rotate(x, angles[rng.below(angles.len())], fill)
+}
+
+/// Which random transforms a visualisation applies each step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transforms {
+    /// Optimise the image as it is (only cropped or padded to the model's side).
+    None,
+    /// Lucid's `standard_transforms`.
+    Lucid,
+    /// OpenAI's CLIP-featurevis list.
+    Clip,
+}
+
+impl Transforms {
+    pub fn apply(self, x: &Tensor, size: usize, rng: &mut Rng) -> Result<Tensor> {
+        match self {
+            Transforms::None => crop_or_pad_to(x, size, 0.5),
+            Transforms::Lucid => lucid_standard(x, size, rng),
+            Transforms::Clip => clip_featurevis(x, size, rng),
+        }
+    }
+}
+
+/// Lucid's `standard_transforms`: pad 12 (grey), jitter 8, scale 0.90–1.10, rotate −10…10° (0° six times in 26),
+/// jitter 4; then back to `size`.
 pub fn lucid_standard(x: &Tensor, size: usize, rng: &mut Rng) -> Result<Tensor> {
     let scales: Vec<f64> = (0..11).map(|i| 1.0 + (i as f64 - 5.0) / 50.0).collect();
+    let angles: Vec<f64> = (-10..=10).chain([0; 5]).map(f64::from).collect();
     let x = pad(x, 12, 0.5)?;
     let x = jitter(&x, 8, rng)?;
     let x = random_scale(&x, &scales, rng)?;
+    let x = random_rotate(&x, &angles, 0.5, rng)?;
     let x = jitter(&x, 4, rng)?;
+    crop_or_pad_to(&x, size, 0.5)
+}
+
+/// OpenAI's CLIP-featurevis transforms (`example_usage.py`): pad 2 (grey), ten jitters of 4, a scale from
+/// `0.995ⁿ` (n = −5…79) and `0.998ⁿ` (n = 20…39, twice), a rotation from −20…19, −10…9, −5…4 and five 0°,
+/// jitter 2; then crop or pad to `size`. The pixel amounts are for RN50x4's 288 px and are scaled to `size`
+/// (at least 1 px): at 96 px ten unscaled jitters of 4 would shrink the image to 60% of the input.
+pub fn clip_featurevis(x: &Tensor, size: usize, rng: &mut Rng) -> Result<Tensor> {
+    let px = |n: usize| ((n as f64 * size as f64 / 288.0).round() as usize).max(1);
+    let scales: Vec<f64> = (-5..80)
+        .map(|n| 0.995f64.powi(n))
+        .chain((0..2).flat_map(|_| (20..40).map(|n| 0.998f64.powi(n))))
+        .collect();
+    let angles: Vec<f64> = (-20..20)
+        .chain(-10..10)
+        .chain(-5..5)
+        .chain([0; 5])
+        .map(f64::from)
+        .collect();
+    let mut x = pad(x, px(2), 0.5)?;
+    for _ in 0..10 {
+        x = jitter(&x, px(4), rng)?;
+    }
+    let x = random_scale(&x, &scales, rng)?;
+    let x = random_rotate(&x, &angles, 0.5, rng)?;
+    let x = jitter(&x, px(2), rng)?;
     crop_or_pad_to(&x, size, 0.5)
 }

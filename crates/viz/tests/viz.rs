@@ -6,7 +6,10 @@ use clipneurons_model::Clip;
 use clipneurons_viz::objective::Objective;
 use clipneurons_viz::param::{ImageParam, Kind, COLOR_CORRELATION_SVD_SQRT};
 use clipneurons_viz::render::{objective_on, render, RenderOptions};
-use clipneurons_viz::transform::{crop_or_pad_to, interpolation_matrix, pad, resize};
+use clipneurons_viz::transform::{
+    clip_featurevis, crop_or_pad_to, interpolation_matrix, lucid_standard, pad, resize, rotate,
+    Transforms,
+};
 use clipneurons_viz::Rng;
 
 /// A deterministic standard-normal tensor.
@@ -15,6 +18,12 @@ fn normal(shape: &[usize], seed: u64) -> Tensor {
     let n: usize = shape.iter().product();
     let v: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
     Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+}
+
+/// One element of a 4-D tensor.
+fn at(t: &Tensor, [b, c, i, j]: [usize; 4]) -> f32 {
+    use candle_core::IndexOp;
+    t.i((b, c, i, j)).unwrap().to_scalar::<f32>().unwrap()
 }
 
 fn model() -> Clip {
@@ -178,19 +187,7 @@ fn transforms_are_linear_maps_with_the_right_shapes() {
     assert_eq!(crop_or_pad_to(&x, 13, 0.5).unwrap().dims(), [2, 3, 13, 13]);
     // Padding fills with the value; the original sits in the middle.
     let p = pad(&x, 1, 0.5).unwrap();
-    assert_eq!(
-        p.get(0)
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap(),
-        0.5
-    );
+    assert_eq!(at(&p, [0, 0, 0, 0]), 0.5);
 }
 
 #[test]
@@ -246,12 +243,14 @@ fn optimisation_raises_the_neuron_far_above_random_images() {
         layer: layer.clone(),
         objective: Objective::Channel(neuron),
         kind: Kind::Fourier,
+        size,
         batch: 1,
         steps: 80,
         lr: 0.05,
         seed: 0,
         l2_weight: 0.0,
-        transforms: true,
+        transforms: Transforms::Lucid,
+        redirect_steps: 16,
     };
     let r = render(&m, &opts, |_, _| {}).unwrap();
     eprintln!(
@@ -268,4 +267,208 @@ fn optimisation_raises_the_neuron_far_above_random_images() {
     let again = render(&m, &opts, |_, _| {}).unwrap();
     assert_eq!(r.images[0], again.images[0]);
     assert_eq!(r.objective.len(), 80);
+}
+
+#[test]
+fn rotation_is_exact_at_quarter_turns_and_has_the_gradient_of_a_linear_map() {
+    let x = normal(&[2, 3, 6, 6], 21);
+    assert_eq!(
+        rotate(&x, 0.0, 0.5)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap(),
+        x.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    );
+    // 90° counter-clockwise on screen: out[i][j] = in[j][W−1−i] (the top-right corner moves to the top-left).
+    let r = rotate(&x, 90.0, 0.5).unwrap();
+    for (i, j) in [(0usize, 0usize), (1, 4), (5, 2), (3, 3)] {
+        let (got, want) = (at(&r, [1, 2, i, j]), at(&x, [1, 2, j, 5 - i]));
+        assert!((got - want).abs() < 1e-5, "({i}, {j}): {got} vs {want}");
+    }
+    // At 45° the corners' sources lie more than a pixel outside the image: they take the fill value.
+    let corner = at(&rotate(&x, 45.0, 0.5).unwrap(), [0, 0, 0, 0]);
+    assert!((corner - 0.5).abs() < 1e-6);
+    // A linear map (plus the fill): the gradient of Σ w ⊙ rotate(x) by finite differences.
+    let v = candle_core::Var::from_tensor(&x).unwrap();
+    let w = normal(&[2, 3, 6, 6], 22);
+    let f = |t: &Tensor| {
+        (rotate(t, 17.0, 0.5).unwrap() * &w)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+    };
+    let grads = f(v.as_tensor()).backward().unwrap();
+    let g = grads
+        .get(v.as_tensor())
+        .expect("the input receives a gradient");
+    let dir = normal(&[2, 3, 6, 6], 23);
+    check_fd(
+        &|t| f(t).to_scalar::<f32>().unwrap(),
+        &x,
+        g,
+        &dir,
+        1e-2,
+        1e-3,
+    );
+}
+
+#[test]
+fn recipe_transforms_are_seeded_and_end_at_the_models_side() {
+    let x = normal(&[1, 3, 40, 40], 31);
+    for size in [32usize, 48] {
+        let a = lucid_standard(&x, size, &mut Rng::new(1)).unwrap();
+        let b = lucid_standard(&x, size, &mut Rng::new(1)).unwrap();
+        assert_eq!(a.dims(), [1, 3, size, size]);
+        assert_eq!(
+            a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            b.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        );
+        assert_eq!(
+            clip_featurevis(&x, size, &mut Rng::new(2)).unwrap().dims(),
+            [1, 3, size, size]
+        );
+        assert_eq!(
+            Transforms::None
+                .apply(&x, size, &mut Rng::new(0))
+                .unwrap()
+                .dims(),
+            [1, 3, size, size]
+        );
+    }
+}
+
+#[test]
+fn objectives_compose_and_diversity_measures_gram_similarity() {
+    let act = normal(&[3, 4, 5, 5], 41);
+    let val = |o: &Objective, a: &Tensor| o.value(a).unwrap().to_scalar::<f32>().unwrap();
+    // ReLU'd channel = mean of relu(channel 2).
+    let want = act
+        .narrow(1, 2, 1)
+        .unwrap()
+        .relu()
+        .unwrap()
+        .mean_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!((val(&Objective::relu_channel(2, 4), &act) - want).abs() < 1e-6);
+    // Sums are linear.
+    let sum = Objective::Sum(vec![
+        (2.0, Objective::Channel(1)),
+        (-0.5, Objective::Neuron(3)),
+    ]);
+    let want = 2.0 * val(&Objective::Channel(1), &act) - 0.5 * val(&Objective::Neuron(3), &act);
+    assert!((val(&sum, &act) - want).abs() < 1e-5);
+    // Diversity: 0 for one image, −(B−1) for B identical images (every normalised Gram equal), and between for
+    // different ones.
+    assert!(val(&Objective::Diversity, &act.narrow(0, 0, 1).unwrap()).abs() < 1e-6);
+    let same = act.narrow(0, 0, 1).unwrap().repeat((3, 1, 1, 1)).unwrap();
+    assert!((val(&Objective::Diversity, &same) + 2.0).abs() < 1e-5);
+    let d = val(&Objective::Diversity, &act);
+    assert!(d > -2.0 && d < 0.0, "{d}");
+    // Its gradient, by finite differences.
+    let v = candle_core::Var::from_tensor(&act).unwrap();
+    let grads = Objective::Diversity
+        .value(v.as_tensor())
+        .unwrap()
+        .backward()
+        .unwrap();
+    let g = grads.get(v.as_tensor()).expect("diversity has a gradient");
+    let dir = normal(&[3, 4, 5, 5], 42);
+    check_fd(
+        &|t| val(&Objective::Diversity, t),
+        &act,
+        g,
+        &dir,
+        1e-3,
+        1e-2,
+    );
+}
+
+#[test]
+fn diversity_pushes_a_batch_apart_and_redirected_relu_moves_a_dead_unit() {
+    let m = model();
+    let size = m.image_size();
+    let layer = m.neuron_layer();
+    let base = RenderOptions {
+        layer: layer.clone(),
+        objective: Objective::Channel(7),
+        kind: Kind::Fourier,
+        size,
+        batch: 3,
+        steps: 30,
+        lr: 0.05,
+        seed: 4,
+        l2_weight: 0.0,
+        transforms: Transforms::Lucid,
+        redirect_steps: 0,
+    };
+    let spread = |opts: &RenderOptions| {
+        let r = render(&m, opts, |_, _| {}).unwrap();
+        let imgs: Vec<Tensor> = r
+            .images
+            .iter()
+            .map(|i| {
+                Tensor::from_vec(
+                    clipneurons_image::normalize(i),
+                    (3, size, size),
+                    &Device::Cpu,
+                )
+                .unwrap()
+            })
+            .collect();
+        let x = Tensor::stack(&imgs, 0).unwrap();
+        let act = &m
+            .record(Some(&x), None, std::slice::from_ref(&layer))
+            .unwrap()[0]
+            .1;
+        Objective::Diversity
+            .value(act)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    let plain = spread(&base);
+    let diverse = spread(&RenderOptions {
+        objective: Objective::Sum(vec![
+            (1.0, Objective::Channel(7)),
+            (100.0, Objective::Diversity),
+        ]),
+        ..base.clone()
+    });
+    eprintln!(
+        "diversity objective of the batch: plain {plain:.3}, with the diversity term {diverse:.3}"
+    );
+    assert!(diverse > plain, "{diverse} vs {plain}");
+
+    // Redirected ReLU: on the block's output (after its ReLU) find a channel that is zero everywhere on a
+    // grey-ish start image, so its ordinary gradient is exactly zero; redirected, the image gets a gradient.
+    let out_layer = layer.trim_end_matches(".add").to_string();
+    let p = ImageParam::new(Kind::Fourier, 1, size, 0.01, &mut Rng::new(0)).unwrap();
+    let grad_norm = |n: usize, redirect: bool| {
+        let f = || objective_on(&m, &p.rgb().unwrap(), &out_layer, &Objective::Channel(n));
+        let obj = if redirect {
+            clipneurons_model::with_redirected_relu(f)
+        } else {
+            f()
+        }
+        .unwrap();
+        let grads = obj.neg().unwrap().backward().unwrap();
+        grads.get(p.vars[0].as_tensor()).map_or(0.0, |g| {
+            g.sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        })
+    };
+    let dead = (0..64)
+        .find(|&n| grad_norm(n, false) == 0.0)
+        .expect("a channel dead on the start image among the first 64");
+    let redirected = grad_norm(dead, true);
+    eprintln!("dead channel {dead}: squared gradient norm 0 plain, {redirected:.3e} redirected");
+    assert!(redirected > 0.0);
 }
