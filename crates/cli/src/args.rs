@@ -224,8 +224,12 @@ pub enum Command {
         rows: usize,
     },
     /// Feature visualisation: gradient ascent on the input image to maximise a neuron (Lucid's Fourier
-    /// parametrisation, colour decorrelation and transforms; rotation not yet). Writes OUT.png and OUT.json.
+    /// parametrisation, colour decorrelation and transforms, or OpenAI's CLIP recipe). Writes OUT.png and OUT.json.
     Viz(VizArgs),
+    /// Text feature visualisation: hill climbing over word sequences (change, add, remove a word) for the text
+    /// whose zero-shot score for the neuron (the search's bilinear weights) is highest, minus a language-model
+    /// penalty (a Zipf unigram prior over the vocabulary's frequency order).
+    Textviz(TextVizArgs),
     /// Train the built-in CLIP on the synthetic world (contrastive, from scratch).
     Train(TrainArgs),
     /// Typographic attack: write a word on every image (eight times in a grid, or on one paper label) and count
@@ -561,6 +565,46 @@ pub struct VizArgs {
     pub no_transforms: bool,
     #[arg(long)]
     pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct TextVizArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// The layer zero-shot search ranks (default and only choice: the last block's output, or its `.add` tap).
+    #[arg(long)]
+    pub layer: Option<String>,
+    #[arg(long)]
+    pub neuron: usize,
+    /// Hill-climbing steps per restart.
+    #[arg(long, default_value_t = 40)]
+    pub steps: usize,
+    /// Most words in a text.
+    #[arg(long, default_value_t = 6)]
+    pub length: usize,
+    /// Candidate edits scored per step (one batch through the text tower).
+    #[arg(long, default_value_t = 64)]
+    pub proposals: usize,
+    /// Independent climbs from random starts.
+    #[arg(long, default_value_t = 4)]
+    pub restarts: usize,
+    /// Weight of the language-model penalty (the article's Microscope runs used 0.0025).
+    #[arg(long, default_value_t = 0.0025)]
+    pub lm_penalty: f32,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Distinct texts reported.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Words to build texts from, one per line, most frequent first (the order sets the penalty). Default: CLIP
+    /// BPE's 10,000 most common single-token words, then the built-in world's other words.
+    #[arg(long)]
+    pub vocab: Option<PathBuf>,
+    /// Also write the result as JSON to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }

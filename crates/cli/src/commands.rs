@@ -187,6 +187,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Attack(args) => crate::attack::run_attack(args)?,
         Command::Profile(args) => crate::profile::run_profile(args)?,
         Command::Viz(args) => crate::viz::run_viz(args)?,
+        Command::Textviz(args) => crate::viz::run_textviz(args)?,
         Command::Label {
             run,
             model,

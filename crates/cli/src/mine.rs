@@ -281,18 +281,20 @@ pub fn run_examples(
 
 /// The default vocabulary of `words`: the built-in world's words, then CLIP's 10,000 most common word tokens.
 fn default_vocab() -> Vec<String> {
-    let mut v = clipneurons_world::World::new().vocabulary();
-    let have: std::collections::HashSet<String> = v.iter().cloned().collect();
-    v.extend(
-        clipneurons_tokenizer::Tokenizer::new()
-            .common_words(10_000)
-            .into_iter()
-            .filter(|w| !have.contains(w)),
-    );
-    v
+    merged_vocab(
+        clipneurons_world::World::new().vocabulary(),
+        clipneurons_tokenizer::Tokenizer::new().common_words(10_000),
+    )
 }
 
-fn read_vocab(path: &Path) -> Result<Vec<String>> {
+/// `first`, then the words of `then` not already in it.
+pub(crate) fn merged_vocab(mut first: Vec<String>, then: Vec<String>) -> Vec<String> {
+    let have: std::collections::HashSet<String> = first.iter().cloned().collect();
+    first.extend(then.into_iter().filter(|w| !have.contains(w)));
+    first
+}
+
+pub(crate) fn read_vocab(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read the vocabulary", path.display()))?;
     let mut v: Vec<String> = text

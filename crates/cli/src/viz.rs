@@ -3,13 +3,14 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
+use clipneurons_neurons::textviz::{text_feature_vis, zipf_units, TextVizOptions};
 use clipneurons_viz::objective::Objective;
 use clipneurons_viz::param::Kind;
 use clipneurons_viz::render::{render, RenderOptions};
 use clipneurons_viz::transform::Transforms;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::args::VizArgs;
+use crate::args::{TextVizArgs, VizArgs};
 use crate::io::load_model;
 
 pub fn run_viz(a: VizArgs) -> Result<()> {
@@ -126,6 +127,72 @@ pub fn run_viz(a: VizArgs) -> Result<()> {
             a.out.display(),
             json_path.display()
         );
+    }
+    Ok(())
+}
+
+pub fn run_textviz(a: TextVizArgs) -> Result<()> {
+    if let Some(out) = &a.out {
+        crate::attack::writable_file(out)?;
+    }
+    let m = load_model(&a.model)?;
+    clipneurons_neurons::search::check_layer(&m, a.layer.as_deref())?;
+    let words = match &a.vocab {
+        Some(path) => crate::mine::read_vocab(path)?,
+        None => crate::mine::merged_vocab(
+            clipneurons_tokenizer::Tokenizer::new().common_words(10_000),
+            clipneurons_world::World::new().vocabulary(),
+        ),
+    };
+    let units = zipf_units(&words);
+    let opts = TextVizOptions {
+        steps: a.steps,
+        length: a.length,
+        proposals: a.proposals,
+        restarts: a.restarts,
+        lm_penalty: a.lm_penalty,
+        seed: a.seed,
+        top: a.top,
+        ..TextVizOptions::default()
+    };
+    let bar = ProgressBar::new((a.steps * a.restarts) as u64);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps ({eta})").expect("static"),
+        );
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let r = text_feature_vis(&m, a.neuron, &units, &opts, |done| {
+        bar.set_position(done as u64)
+    })?;
+    bar.finish_and_clear();
+    let report = serde_json::json!({
+        "neuron": r.neuron, "layer": r.layer, "steps": a.steps, "length": a.length, "proposals": a.proposals,
+        "restarts": a.restarts, "lm_penalty": a.lm_penalty, "seed": a.seed, "vocabulary": units.len(),
+        "evaluated": r.evaluated, "best": r.best, "trace": r.trace,
+    });
+    if let Some(out) = &a.out {
+        clipneurons_checkpoint::write_atomic(
+            out,
+            serde_json::to_string_pretty(&report)?.as_bytes(),
+        )?;
+    }
+    if a.json {
+        println!("{report}");
+    } else {
+        println!(
+            "{} neuron {}: best of {} texts ({} words, penalty {})",
+            r.layer,
+            r.neuron,
+            r.evaluated,
+            units.len(),
+            a.lm_penalty
+        );
+        println!("  {:>7}  {:>9}  text", "score", "objective");
+        for f in &r.best {
+            println!("  {:>7.4}  {:>9.4}  {}", f.score, f.objective, f.text);
+        }
     }
     Ok(())
 }

@@ -706,3 +706,41 @@ fn viz_writes_png_and_objective_trace() {
         "does not exist",
     );
 }
+
+#[test]
+fn textviz_reports_best_texts_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.json");
+    let o = ok(&[
+        "textviz",
+        "--neuron",
+        "222",
+        "--steps",
+        "3",
+        "--restarts",
+        "2",
+        "--proposals",
+        "8",
+        "--top",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let best = v["best"].as_array().unwrap();
+    assert_eq!(best.len(), 4);
+    assert!(best[0]["objective"].as_f64().unwrap() >= best[3]["objective"].as_f64().unwrap());
+    assert_eq!(v["trace"].as_array().unwrap().len(), 2);
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(saved["best"], v["best"]);
+    fails_with(&["textviz", "--neuron", "100000"], "out of range");
+    fails_with(
+        &["textviz", "--neuron", "1", "--layer", "visual.layer1.0"],
+        "zero-shot search ranks",
+    );
+    fails_with(
+        &["textviz", "--neuron", "1", "--out", "/no/dir/t.json"],
+        "does not exist",
+    );
+}

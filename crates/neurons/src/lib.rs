@@ -9,6 +9,7 @@ pub mod shards;
 pub mod sheet;
 pub mod stats;
 pub mod tables;
+pub mod textviz;
 pub mod words;
 
 pub use search::{search, NeuronHit, SearchResult};
