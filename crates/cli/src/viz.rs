@@ -113,7 +113,8 @@ pub fn run_viz(a: VizArgs) -> Result<()> {
         "recipe": a.recipe, "size": size, "steps": a.steps, "lr": opts.lr, "batch": opts.batch,
         "l2_weight": opts.l2_weight, "diversity": a.diversity, "redirect_steps": opts.redirect_steps,
         "transforms": !a.no_transforms, "seed": a.seed,
-        "final_objective": r.final_objective, "objective_per_step": r.objective,
+        "final_objective": r.final_objective, "seconds_per_step": r.seconds_per_step,
+        "objective_per_step": r.objective,
     });
     clipneurons_checkpoint::write_atomic(&json_path, serde_json::to_string(&report)?.as_bytes())?;
     if a.json {

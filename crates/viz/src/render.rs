@@ -38,6 +38,10 @@ pub struct Rendered {
     pub objective: Vec<f32>,
     /// The layer objective on the final, untransformed images.
     pub final_objective: f32,
+    /// Mean wall time of one optimisation step (parametrisation, transforms, forward to the layer, input
+    /// gradient, Adam), over the steps after the first (the first also allocates; it is the mean of all when
+    /// there is only one).
+    pub seconds_per_step: f64,
     #[serde(skip)]
     pub images: Vec<image::RgbImage>,
 }
@@ -93,7 +97,9 @@ pub fn render(
         },
     )?;
     let mut trace = Vec::with_capacity(opts.steps);
+    let mut step_times = Vec::with_capacity(opts.steps);
     for t in 1..=opts.steps {
+        let started = std::time::Instant::now();
         let rgb = param.rgb()?;
         let x = opts.transforms.apply(&rgb, size, &mut rng)?;
         let obj = if t <= opts.redirect_steps {
@@ -122,6 +128,7 @@ pub fn render(
         }
         adam.step(&grads)?;
         let o = obj.to_scalar::<f32>()?;
+        step_times.push(started.elapsed().as_secs_f64());
         trace.push(o);
         progress(t, o);
     }
@@ -133,9 +140,15 @@ pub fn render(
         &opts.objective,
     )?
     .to_scalar::<f32>()?;
+    let timed = if step_times.len() > 1 {
+        &step_times[1..]
+    } else {
+        &step_times[..]
+    };
     Ok(Rendered {
         objective: trace,
         final_objective,
+        seconds_per_step: timed.iter().sum::<f64>() / timed.len() as f64,
         images: to_images(&rgb)?,
     })
 }
