@@ -4,13 +4,11 @@
 //! red, orange, purple and pink do not (blue dominates them). The test asserts the three-of-seven level, so it
 //! fails if the visualisation loses even that; docs/BENCHMARKS.md has the table.
 
-use candle_core::{Device, Tensor};
-use clipneurons_model::{l2_normalize, Clip};
+use clipneurons_model::Clip;
 use clipneurons_viz::objective::Objective;
 use clipneurons_viz::param::Kind;
 use clipneurons_viz::render::{render, RenderOptions};
 use clipneurons_viz::transform::Transforms;
-use clipneurons_world::World;
 
 fn model() -> Clip {
     Clip::from_state_dict(&clipneurons_builtin::checkpoint().unwrap().tensors).unwrap()
