@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, Var, D};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_core::{Device, Tensor, D};
 use clipneurons_model::{l2_normalize, Clip};
+use clipneurons_neurons::readout::fit_softmax;
 use image::RgbImage;
 
 use crate::{file_err, AttackError, Result};
@@ -152,22 +152,8 @@ pub struct LinearProbe {
     pub train_accuracy: f64,
 }
 
-/// Training settings: full-batch Adam on cross-entropy plus `l2 · ‖W‖²`.
-pub struct ProbeOptions {
-    pub steps: usize,
-    pub lr: f64,
-    pub l2: f64,
-}
-
-impl Default for ProbeOptions {
-    fn default() -> Self {
-        Self {
-            steps: 300,
-            lr: 0.05,
-            l2: 1e-3,
-        }
-    }
-}
+/// Training settings of the probe (full-batch Adam on cross-entropy plus `l2 · ‖W‖²`).
+pub use clipneurons_neurons::readout::FitOptions as ProbeOptions;
 
 impl LinearProbe {
     fn logits(&self, features: &Tensor) -> Result<Tensor> {
@@ -197,65 +183,15 @@ impl LinearProbe {
             feats.push(l2_normalize(&features(model, chunk, None)?.0)?);
         }
         let x = Tensor::cat(&feats, 0)?;
-        let (n, d) = x.dims2()?;
-        let k = labels.len();
-        let mean = x.mean_keepdim(0)?;
-        let std = (x.broadcast_sub(&mean)?.sqr()?.mean_keepdim(0)? + 1e-8)?.sqrt()?;
-        let xs = x.broadcast_sub(&mean)?.broadcast_div(&std)?;
-        let mut onehot = vec![0f32; n * k];
-        for (i, &t) in targets.iter().enumerate() {
-            if t >= k {
-                return Err(AttackError::Input(format!(
-                    "class index {t} outside {k} labels"
-                )));
-            }
-            onehot[i * k + t] = 1.0;
-        }
-        let onehot = Tensor::from_vec(onehot, (n, k), &Device::Cpu)?;
-        let w = Var::zeros((k, d), DType::F32, &Device::Cpu)?;
-        let b = Var::zeros(k, DType::F32, &Device::Cpu)?;
-        let mut adam = AdamW::new(
-            vec![w.clone(), b.clone()],
-            ParamsAdamW {
-                lr: opts.lr,
-                weight_decay: 0.0, // the L2 term is in the loss
-                ..ParamsAdamW::default()
-            },
-        )?;
-        for _ in 0..opts.steps {
-            let logits = xs
-                .matmul(&w.as_tensor().t()?)?
-                .broadcast_add(b.as_tensor())?;
-            let max = logits.max_keepdim(D::Minus1)?.detach();
-            let lse = (logits
-                .broadcast_sub(&max)?
-                .exp()?
-                .sum_keepdim(D::Minus1)?
-                .log()?
-                + &max)?;
-            let nll = (logits.broadcast_sub(&lse)? * &onehot)?.sum_all()?.neg()? / n as f64;
-            let loss = (nll? + (w.as_tensor().sqr()?.sum_all()? * opts.l2)?)?;
-            adam.backward_step(&loss)?;
-        }
-        let mut probe = LinearProbe {
+        let fit = fit_softmax(&x, targets, labels.len(), opts)?;
+        let probe = LinearProbe {
             labels: labels.to_vec(),
-            weight: w.as_tensor().detach(),
-            bias: b.as_tensor().detach(),
-            mean,
-            std,
-            train_accuracy: 0.0,
+            weight: fit.weight,
+            bias: fit.bias,
+            mean: fit.mean,
+            std: fit.std,
+            train_accuracy: fit.train_accuracy,
         };
-        let pred = xs
-            .matmul(&probe.weight.t()?)?
-            .broadcast_add(&probe.bias)?
-            .argmax(D::Minus1)?
-            .to_vec1::<u32>()?;
-        let correct = pred
-            .iter()
-            .zip(targets)
-            .filter(|(p, t)| **p as usize == **t)
-            .count();
-        probe.train_accuracy = correct as f64 / n as f64;
         Ok(probe)
     }
 

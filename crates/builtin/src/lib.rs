@@ -12,6 +12,14 @@ pub const LABEL: &str = "<built-in>";
 
 static WEIGHTS: &[u8] = include_bytes!("../weights/builtin.safetensors");
 
+static FACET_PROBES: &[u8] = include_bytes!("../weights/facets.safetensors");
+
+/// The facet probes (photo, drawing, icon, text) trained for the built-in model on its world
+/// (`clipneurons facets train --world`), for `viz --facet`.
+pub fn facet_probes() -> &'static [u8] {
+    FACET_PROBES
+}
+
 /// The built-in model as a checkpoint (f32 tensors, open_clip keys).
 pub fn checkpoint() -> Result<Checkpoint, CheckpointError> {
     clipneurons_checkpoint::load_static_safetensors(WEIGHTS, Path::new(LABEL))

@@ -249,6 +249,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Facet probes for faceted feature visualisation (`viz --facet`).
+    Facets {
+        #[command(subcommand)]
+        command: FacetsCommand,
+    },
     /// Linear probes on the image embedding (the article's second classifier).
     Probe {
         #[command(subcommand)]
@@ -474,6 +479,41 @@ pub enum ProbeCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub enum FacetsCommand {
+    /// Train one linear probe per facet (facet images vs negatives) on lower-layer activations (spatial means),
+    /// for `viz --facet`. With --world: the built-in world's photo, drawing, icon and text facets, each against
+    /// the other three, with held-out accuracy on the test split.
+    Train(FacetsTrainArgs),
+}
+
+#[derive(Args)]
+pub struct FacetsTrainArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// A facet and its images, NAME=PATH (a folder searched recursively, a file or a glob); repeat.
+    #[arg(long, num_args = 1.., required_unless_present = "world", conflicts_with = "world")]
+    pub facet: Vec<String>,
+    /// Images of no facet in particular (the probes' negatives).
+    #[arg(long, required_unless_present = "world", conflicts_with = "world")]
+    pub negatives: Vec<PathBuf>,
+    /// Train on the built-in world's facets instead of folders.
+    #[arg(long)]
+    pub world: bool,
+    /// World images per facet for training (as many again, halved, for the held-out test).
+    #[arg(long, default_value_t = 600)]
+    pub n: usize,
+    /// Layers (comma-separated) [default: every other block of the third stage, as the article].
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Vec<String>,
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Args)]
 pub struct ProfileArgs {
     #[command(flatten)]
@@ -560,6 +600,19 @@ pub struct VizArgs {
     pub redirect_steps: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Faceted feature visualisation: add the article's term wᵀ(g(x) ⊙ ∇f(g(x))) for this facet's probes.
+    #[arg(long)]
+    pub facet: Option<String>,
+    /// Facet strength for the first..last image of the batch (linearly spaced) [default: 0.1..5.0, as OpenAI's
+    /// example script].
+    #[arg(long, default_value = "0.1..5.0")]
+    pub facet_strength: String,
+    /// Facet probes from `clipneurons facets train` [default: the built-in model's shipped probes].
+    #[arg(long)]
+    pub facet_probes: Option<PathBuf>,
+    /// Use the held-constant gradient in the facet term as it is, instead of through a ReLU (OpenAI's code).
+    #[arg(long)]
+    pub facet_plain_gradient: bool,
     /// Optimise the image without the recipe's random transforms.
     #[arg(long)]
     pub no_transforms: bool,

@@ -238,6 +238,9 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
         } => crate::attack::run_stroop(model, template, out, json)?,
         Command::Probe { command } => crate::attack::run_probe(command)?,
+        Command::Facets { command } => match command {
+            crate::args::FacetsCommand::Train(a) => crate::facets::run_train(a)?,
+        },
         Command::Info { model, json } => {
             let ckpt = model.checkpoint()?;
             let cfg = clipneurons_model::ClipConfig::from_state_dict(&ckpt.tensors)

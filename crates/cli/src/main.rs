@@ -4,6 +4,7 @@
 mod args;
 mod attack;
 mod commands;
+mod facets;
 mod io;
 mod label;
 mod mine;

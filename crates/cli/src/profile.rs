@@ -116,6 +116,16 @@ fn world_sets(concept: &str, per_set: usize, size: usize) -> Result<Vec<(String,
     Ok(sets)
 }
 
+/// `LABEL=PATH` (a folder searched recursively, a file or a glob) → the label and its image files.
+pub(crate) fn labelled_files(spec: &str, flag: &str) -> Result<(String, Vec<PathBuf>)> {
+    let Some((label, path)) = spec.split_once('=') else {
+        bail!("{flag} takes LABEL=PATH (a folder, file or glob), got `{spec}`");
+    };
+    let files = clipneurons_neurons::mine::image_files(&[PathBuf::from(path)])
+        .with_context(|| format!("set '{label}'"))?;
+    Ok((label.to_string(), files))
+}
+
 pub fn run_profile(a: ProfileArgs) -> Result<()> {
     let pool: Pool = a.pool.parse().map_err(anyhow::Error::msg)?;
     if let Some(p) = &a.plot {
@@ -125,15 +135,8 @@ pub fn run_profile(a: ProfileArgs) -> Result<()> {
     let layer = a.layer.clone().unwrap_or_else(|| m.neuron_layer());
     let mut sets: Vec<(String, Vec<ImageRef>)> = Vec::new();
     for spec in &a.sets {
-        let Some((label, path)) = spec.split_once('=') else {
-            bail!("--sets takes LABEL=PATH (a folder, file or glob), got `{spec}`");
-        };
-        let files = clipneurons_neurons::mine::image_files(&[PathBuf::from(path)])
-            .with_context(|| format!("set '{label}'"))?;
-        sets.push((
-            label.to_string(),
-            files.into_iter().map(ImageRef::File).collect(),
-        ));
+        let (label, files) = labelled_files(spec, "--sets")?;
+        sets.push((label, files.into_iter().map(ImageRef::File).collect()));
     }
     if let Some(t) = &a.table {
         let mut by_label: BTreeMap<String, Vec<ImageRef>> = BTreeMap::new();

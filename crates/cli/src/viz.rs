@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clipneurons_neurons::textviz::{text_feature_vis, zipf_units, TextVizOptions};
+use clipneurons_viz::facet::{FacetProbes, FacetTerm};
 use clipneurons_viz::objective::Objective;
 use clipneurons_viz::param::Kind;
 use clipneurons_viz::render::{render, RenderOptions};
@@ -12,6 +13,17 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::args::{TextVizArgs, VizArgs};
 use crate::io::load_model;
+
+/// `A..B` (or a single number for both ends).
+fn parse_range(s: &str) -> Result<(f64, f64)> {
+    let (a, b) = s.split_once("..").unwrap_or((s, s));
+    let num = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .map_err(|_| anyhow::anyhow!("'{v}' is not a number; write A..B, e.g. 0.1..5.0"))
+    };
+    Ok((num(a)?, num(b)?))
+}
 
 pub fn run_viz(a: VizArgs) -> Result<()> {
     crate::attack::writable_file(&a.out)?;
@@ -67,6 +79,29 @@ pub fn run_viz(a: VizArgs) -> Result<()> {
     if size < 8 {
         bail!("--size {size} is too small (at least 8 pixels)");
     }
+    let facet = match &a.facet {
+        None => None,
+        Some(name) => {
+            let probes = match (&a.facet_probes, &a.model.model) {
+                (Some(p), _) => FacetProbes::load(p, &m)?,
+                (None, None) => FacetProbes::from_bytes(
+                    clipneurons_builtin::facet_probes(),
+                    "the built-in facet probes",
+                    &m,
+                )?,
+                (None, Some(_)) => bail!(
+                    "--facet {name} needs --facet-probes FILE for this model (train them with `clipneurons facets train`)"
+                ),
+            };
+            let strength = parse_range(&a.facet_strength)
+                .with_context(|| format!("--facet-strength {}", a.facet_strength))?;
+            Some(FacetTerm {
+                probes: probes.get(name)?.clone(),
+                strength,
+                relu_gradient: !a.facet_plain_gradient,
+            })
+        }
+    };
     let opts = RenderOptions {
         layer: layer.clone(),
         objective,
@@ -83,6 +118,7 @@ pub fn run_viz(a: VizArgs) -> Result<()> {
             transforms
         },
         redirect_steps: a.redirect_steps.unwrap_or(redirect),
+        facet,
     };
     let bar = ProgressBar::new(a.steps as u64);
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -112,7 +148,8 @@ pub fn run_viz(a: VizArgs) -> Result<()> {
         "layer": layer, "neuron": a.neuron, "objective": objective_name, "text": a.text, "param": a.param,
         "recipe": a.recipe, "size": size, "steps": a.steps, "lr": opts.lr, "batch": opts.batch,
         "l2_weight": opts.l2_weight, "diversity": a.diversity, "redirect_steps": opts.redirect_steps,
-        "transforms": !a.no_transforms, "seed": a.seed,
+        "transforms": !a.no_transforms, "seed": a.seed, "facet": a.facet,
+        "facet_strength": a.facet.as_ref().map(|_| &a.facet_strength),
         "final_objective": r.final_objective, "seconds_per_step": r.seconds_per_step,
         "objective_per_step": r.objective,
     });

@@ -744,3 +744,107 @@ fn textviz_reports_best_texts_and_refuses_bad_input() {
         "does not exist",
     );
 }
+
+#[test]
+fn facets_train_and_faceted_viz() {
+    let dir = tempfile::tempdir().unwrap();
+    let probes = dir.path().join("facets.safetensors");
+    let o = ok(&[
+        "facets",
+        "train",
+        "--world",
+        "--n",
+        "40",
+        "--steps",
+        "50",
+        "--out",
+        probes.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["fits"].as_array().unwrap().len(),
+        4,
+        "photo, drawing, icon, text on one layer"
+    );
+    let held = v["held_out_accuracy"]["text"].as_f64().unwrap();
+    assert!(held > 0.75, "text facet held-out accuracy {held}");
+    let out = dir.path().join("f.png");
+    let o = ok(&[
+        "viz",
+        "--neuron",
+        "158",
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--facet",
+        "drawing",
+        "--facet-strength",
+        "0..5",
+        "--facet-probes",
+        probes.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["facet"], "drawing");
+    // The shipped probes of the built-in model, without --facet-probes.
+    ok(&[
+        "viz",
+        "--neuron",
+        "158",
+        "--steps",
+        "1",
+        "--facet",
+        "text",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let o = out.to_str().unwrap();
+    fails_with(
+        &["viz", "--neuron", "1", "--facet", "sculpture", "--out", o],
+        "no probe for facet 'sculpture'",
+    );
+    fails_with(
+        &[
+            "viz",
+            "--neuron",
+            "1",
+            "--facet",
+            "text",
+            "--facet-strength",
+            "x..2",
+            "--out",
+            o,
+        ],
+        "not a number",
+    );
+    fails_with(
+        &[
+            "viz",
+            "--neuron",
+            "1",
+            "--facet",
+            "text",
+            "--facet-probes",
+            "/no/such.safetensors",
+            "--out",
+            o,
+        ],
+        "cannot read",
+    );
+    fails_with(
+        &[
+            "facets",
+            "train",
+            "--world",
+            "--layers",
+            "visual.nope",
+            "--out",
+            probes.to_str().unwrap(),
+        ],
+        "visual.nope",
+    );
+}

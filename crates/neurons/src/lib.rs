@@ -4,6 +4,7 @@
 pub mod label;
 pub mod mine;
 pub mod profile;
+pub mod readout;
 pub mod search;
 pub mod shards;
 pub mod sheet;

@@ -3,6 +3,7 @@
 //! candle has no FFT and no bilinear-resize backward, so the Fourier image is an inverse DFT written as matrix
 //! products and resizing is a product with interpolation matrices: every step has candle gradients.
 
+pub mod facet;
 pub mod objective;
 pub mod param;
 pub mod render;
@@ -14,6 +15,8 @@ pub enum VizError {
     Candle(#[from] candle_core::Error),
     #[error(transparent)]
     Model(#[from] clipneurons_model::ModelError),
+    #[error(transparent)]
+    Neurons(#[from] clipneurons_neurons::NeuronError),
     #[error("{0}")]
     Input(String),
 }

@@ -7,6 +7,7 @@ use clipneurons_image::{OPENAI_MEAN, OPENAI_STD};
 use clipneurons_model::Clip;
 use serde::Serialize;
 
+use crate::facet::FacetTerm;
 use crate::objective::{l2_to_grey, Objective};
 use crate::param::{ImageParam, Kind};
 use crate::transform::Transforms;
@@ -30,6 +31,8 @@ pub struct RenderOptions {
     /// For this many first steps ReLUs pass Lucid's redirected gradient, so units that start dead still move
     /// (Lucid: 16; 0 turns it off).
     pub redirect_steps: usize,
+    /// Faceted feature visualisation's extra term, if any.
+    pub facet: Option<FacetTerm>,
 }
 
 #[derive(Serialize)]
@@ -51,6 +54,38 @@ pub fn normalise(rgb: &Tensor) -> Result<Tensor> {
     let mean = Tensor::from_vec(OPENAI_MEAN.to_vec(), (1, 3, 1, 1), &Device::Cpu)?;
     let std = Tensor::from_vec(OPENAI_STD.to_vec(), (1, 3, 1, 1), &Device::Cpu)?;
     Ok(rgb.broadcast_sub(&mean)?.broadcast_div(&std)?)
+}
+
+/// One step's objective on the transformed batch `x`, and the faceted term when one is set: that needs the
+/// objective's gradient at the facet layers, held constant, so it takes one extra backward pass.
+fn step_objective(
+    model: &Clip,
+    x: &Tensor,
+    opts: &RenderOptions,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let Some(facet) = &opts.facet else {
+        return Ok((objective_on(model, x, &opts.layer, &opts.objective)?, None));
+    };
+    let mut layers: Vec<String> = facet.probes.iter().map(|p| p.layer.clone()).collect();
+    layers.push(opts.layer.clone());
+    let mut rec = model.record(Some(&normalise(x)?), None, &layers)?;
+    let (_, act) = rec.pop().expect("the objective's layer");
+    let obj = opts.objective.value(&act)?;
+    let acts: Vec<Tensor> = rec.into_iter().map(|(_, t)| t).collect();
+    let grads = candle_core::backprop::with_all_grads_kept(|| obj.backward())?;
+    let at_layers = acts
+        .iter()
+        .zip(&layers)
+        .map(|(a, l)| {
+            grads.get(a).cloned().ok_or_else(|| {
+                VizError::Input(format!(
+                    "facet layer {l} gets no gradient from {}: it must lie before it",
+                    opts.layer
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((obj, Some(facet.value(&acts, &at_layers)?)))
 }
 
 /// The objective on `rgb` `[B, 3, S, S]` in [0, 1].
@@ -102,18 +137,19 @@ pub fn render(
         let started = std::time::Instant::now();
         let rgb = param.rgb()?;
         let x = opts.transforms.apply(&rgb, size, &mut rng)?;
-        let obj = if t <= opts.redirect_steps {
-            clipneurons_model::with_redirected_relu(|| {
-                objective_on(model, &x, &opts.layer, &opts.objective)
-            })?
+        let forward = || step_objective(model, &x, opts);
+        let (obj, facet_term) = if t <= opts.redirect_steps {
+            clipneurons_model::with_redirected_relu(forward)?
         } else {
-            objective_on(model, &x, &opts.layer, &opts.objective)?
+            forward()?
         };
-        let total = if opts.l2_weight != 0.0 {
-            (&obj + (l2_to_grey(&rgb)? * opts.l2_weight)?)?
-        } else {
-            obj.clone()
-        };
+        let mut total = obj.clone();
+        if let Some(f) = facet_term {
+            total = (total + f)?;
+        }
+        if opts.l2_weight != 0.0 {
+            total = (total + (l2_to_grey(&rgb)? * opts.l2_weight)?)?;
+        }
         let grads = total.neg()?.backward()?;
         // The optimizer skips variables without a gradient; for the image that would be a silent no-op.
         if param

@@ -27,6 +27,7 @@ fn visualise(m: &Clip, objective: Objective, seed: u64) -> image::RgbImage {
         l2_weight: 0.0,
         transforms: Transforms::Lucid,
         redirect_steps: 16,
+        facet: None,
     };
     render(m, &opts, |_, _| {}).unwrap().images.remove(0)
 }

@@ -251,6 +251,7 @@ fn optimisation_raises_the_neuron_far_above_random_images() {
         l2_weight: 0.0,
         transforms: Transforms::Lucid,
         redirect_steps: 16,
+        facet: None,
     };
     let r = render(&m, &opts, |_, _| {}).unwrap();
     eprintln!(
@@ -404,6 +405,7 @@ fn diversity_pushes_a_batch_apart_and_redirected_relu_moves_a_dead_unit() {
         l2_weight: 0.0,
         transforms: Transforms::Lucid,
         redirect_steps: 0,
+        facet: None,
     };
     let spread = |opts: &RenderOptions| {
         let r = render(&m, opts, |_, _| {}).unwrap();

@@ -17,6 +17,21 @@ fn broadcast_back(arg: &Tensor, node: &Tensor, reduced_dims: &[usize]) -> Result
 }
 
 thread_local! {
+    /// clipneurons: keep the gradient of every node, not only of variables (see `with_all_grads_kept`).
+    static KEEP_ALL_GRADS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// clipneurons: run `f` with `Tensor::backward` keeping the gradient of every node of the graph in the returned
+/// `GradStore` (upstream drops the gradients of intermediate tensors once they are propagated). Faceted feature
+/// visualisation needs the gradient at an intermediate activation.
+pub fn with_all_grads_kept<T>(f: impl FnOnce() -> T) -> T {
+    let before = KEEP_ALL_GRADS.with(|k| k.replace(true));
+    let out = f();
+    KEEP_ALL_GRADS.with(|k| k.set(before));
+    out
+}
+
+thread_local! {
     static CANDLE_GRAD_DO_NOT_DETACH: bool = {
         match std::env::var("CANDLE_GRAD_DO_NOT_DETACH") {
             Ok(s) => {
@@ -170,9 +185,12 @@ impl Tensor {
             if node.is_variable() {
                 continue;
             }
-            let grad = grads
-                .remove(node)
-                .expect("candle internal error - grad not populated");
+            let grad = if KEEP_ALL_GRADS.with(|k| k.get()) {
+                grads.get(node).cloned()
+            } else {
+                grads.remove(node)
+            }
+            .expect("candle internal error - grad not populated");
             // https://github.com/huggingface/candle/issues/1241
             // Ideally, we would make these operations in place where possible to ensure that we
             // do not have to allocate too often. Here we just call `.detach` to avoid computing
