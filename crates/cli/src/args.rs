@@ -593,6 +593,13 @@ pub struct VizArgs {
     /// --batch 4 or more.
     #[arg(long, default_value_t = 0.0)]
     pub diversity: f64,
+    /// Weight of the article's diversity variant: Gram diversity on the attribution g(x) ⊙ ∇f(g(x)) at
+    /// --diversity-layer across the batch; try 100 with --batch 4 or more.
+    #[arg(long, default_value_t = 0.0)]
+    pub attribution_diversity: f64,
+    /// Layer of the attribution diversity [default: the first facet layer, the third stage's first block].
+    #[arg(long)]
+    pub diversity_layer: Option<String>,
     /// Steps with Lucid's redirected ReLU gradient at the start (0: off) [default: 16 for lucid, as Lucid; every
     /// step for clip, whose ReLU'd objective on a pre-ReLU tap is otherwise stuck at 0 while the unit is off —
     /// the redirected gradient only acts on images whose ordinary gradient is zero].

@@ -67,9 +67,7 @@ fn world_facet_images(
 type FacetBatches = BTreeMap<String, Vec<Tensor>>;
 
 /// One-vs-rest sets: each facet's images as positives, the other facets' as negatives (as many in all).
-fn one_vs_rest(
-    sets: &BTreeMap<String, Vec<RgbImage>>,
-) -> Result<(FacetBatches, FacetBatches)> {
+fn one_vs_rest(sets: &BTreeMap<String, Vec<RgbImage>>) -> Result<(FacetBatches, FacetBatches)> {
     let (mut pos, mut neg) = (BTreeMap::new(), BTreeMap::new());
     for (name, imgs) in sets {
         let others: Vec<&Vec<RgbImage>> = sets

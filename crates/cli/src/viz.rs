@@ -102,6 +102,22 @@ pub fn run_viz(a: VizArgs) -> Result<()> {
             })
         }
     };
+    let attribution_diversity = if a.attribution_diversity != 0.0 {
+        let l = match &a.diversity_layer {
+            Some(l) => l.clone(),
+            None => clipneurons_viz::facet::default_layers(&m)
+                .into_iter()
+                .next()
+                .ok_or_else(|| {
+                    anyhow::anyhow!("name the attribution layer with --diversity-layer")
+                })?,
+        };
+        clipneurons_neurons::mine::layer_geometry(&m, &l)
+            .with_context(|| format!("--diversity-layer {l}"))?;
+        Some((l, a.attribution_diversity))
+    } else {
+        None
+    };
     let opts = RenderOptions {
         layer: layer.clone(),
         objective,
@@ -119,6 +135,7 @@ pub fn run_viz(a: VizArgs) -> Result<()> {
         },
         redirect_steps: a.redirect_steps.unwrap_or(redirect),
         facet,
+        attribution_diversity,
     };
     let bar = ProgressBar::new(a.steps as u64);
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -147,7 +164,7 @@ pub fn run_viz(a: VizArgs) -> Result<()> {
     let report = serde_json::json!({
         "layer": layer, "neuron": a.neuron, "objective": objective_name, "text": a.text, "param": a.param,
         "recipe": a.recipe, "size": size, "steps": a.steps, "lr": opts.lr, "batch": opts.batch,
-        "l2_weight": opts.l2_weight, "diversity": a.diversity, "redirect_steps": opts.redirect_steps,
+        "l2_weight": opts.l2_weight, "diversity": a.diversity, "attribution_diversity": a.attribution_diversity, "redirect_steps": opts.redirect_steps,
         "transforms": !a.no_transforms, "seed": a.seed, "facet": a.facet,
         "facet_strength": a.facet.as_ref().map(|_| &a.facet_strength),
         "final_objective": r.final_objective, "seconds_per_step": r.seconds_per_step,

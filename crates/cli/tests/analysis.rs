@@ -790,6 +790,23 @@ fn facets_train_and_faceted_viz() {
     ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["facet"], "drawing");
+    // The article's diversity variant on the attribution g(x) ⊙ ∇f(g(x)).
+    let o = ok(&[
+        "viz",
+        "--neuron",
+        "158",
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--attribution-diversity",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["attribution_diversity"], 100.0);
     // The shipped probes of the built-in model, without --facet-probes.
     ok(&[
         "viz",

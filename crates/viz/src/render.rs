@@ -33,6 +33,9 @@ pub struct RenderOptions {
     pub redirect_steps: usize,
     /// Faceted feature visualisation's extra term, if any.
     pub facet: Option<FacetTerm>,
+    /// The article's diversity variant: Lucid's Gram diversity on the attribution `g(x) ⊙ ∇f(g(x))` at this
+    /// layer (gradient held constant), with this weight.
+    pub attribution_diversity: Option<(String, f64)>,
 }
 
 #[derive(Serialize)]
@@ -56,36 +59,70 @@ pub fn normalise(rgb: &Tensor) -> Result<Tensor> {
     Ok(rgb.broadcast_sub(&mean)?.broadcast_div(&std)?)
 }
 
-/// One step's objective on the transformed batch `x`, and the faceted term when one is set: that needs the
-/// objective's gradient at the facet layers, held constant, so it takes one extra backward pass.
+/// One step's objective on the transformed batch `x`, and the terms that need the objective's gradient at a
+/// lower layer, held constant (the faceted term, attribution diversity): those take one extra backward pass.
 fn step_objective(
     model: &Clip,
     x: &Tensor,
     opts: &RenderOptions,
 ) -> Result<(Tensor, Option<Tensor>)> {
-    let Some(facet) = &opts.facet else {
-        return Ok((objective_on(model, x, &opts.layer, &opts.objective)?, None));
-    };
-    let mut layers: Vec<String> = facet.probes.iter().map(|p| p.layer.clone()).collect();
-    layers.push(opts.layer.clone());
-    let mut rec = model.record(Some(&normalise(x)?), None, &layers)?;
-    let (_, act) = rec.pop().expect("the objective's layer");
-    let obj = opts.objective.value(&act)?;
-    let acts: Vec<Tensor> = rec.into_iter().map(|(_, t)| t).collect();
-    let grads = candle_core::backprop::with_all_grads_kept(|| obj.backward())?;
-    let at_layers = acts
+    let mut grad_layers: Vec<String> = opts
+        .facet
         .iter()
-        .zip(&layers)
-        .map(|(a, l)| {
-            grads.get(a).cloned().ok_or_else(|| {
-                VizError::Input(format!(
-                    "facet layer {l} gets no gradient from {}: it must lie before it",
-                    opts.layer
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((obj, Some(facet.value(&acts, &at_layers)?)))
+        .flat_map(|f| f.probes.iter().map(|p| p.layer.clone()))
+        .collect();
+    if let Some((l, _)) = &opts.attribution_diversity {
+        grad_layers.push(l.clone());
+    }
+    if grad_layers.is_empty() {
+        return Ok((objective_on(model, x, &opts.layer, &opts.objective)?, None));
+    }
+    let mut names = grad_layers.clone();
+    names.push(opts.layer.clone());
+    names.dedup();
+    let rec = model.record(Some(&normalise(x)?), None, &names)?;
+    let find = |name: &str| {
+        rec.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .ok_or_else(|| VizError::Input(format!("layer {name} was not recorded")))
+    };
+    let obj = opts.objective.value(&find(&opts.layer)?)?;
+    let grads = candle_core::backprop::with_all_grads_kept(|| obj.backward())?;
+    // A layer's activation and the objective's gradient there (detached: held constant).
+    let with_grad = |l: &str| -> Result<(Tensor, Tensor)> {
+        let a = find(l)?;
+        let g = grads.get(&a).ok_or_else(|| {
+            VizError::Input(format!(
+                "layer {l} gets no gradient from {}: it must lie before it",
+                opts.layer
+            ))
+        })?;
+        Ok((a, g.detach()))
+    };
+    let mut extra: Option<Tensor> = None;
+    let mut add = |t: Tensor| -> Result<()> {
+        extra = Some(match extra.take() {
+            None => t,
+            Some(e) => (e + t)?,
+        });
+        Ok(())
+    };
+    if let Some(f) = &opts.facet {
+        let (acts, at): (Vec<Tensor>, Vec<Tensor>) = f
+            .probes
+            .iter()
+            .map(|p| with_grad(&p.layer))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        add(f.value(&acts, &at)?)?;
+    }
+    if let Some((l, w)) = &opts.attribution_diversity {
+        let (a, g) = with_grad(l)?;
+        add((Objective::Diversity.value(&(a * g)?)? * *w)?)?;
+    }
+    Ok((obj, extra))
 }
 
 /// The objective on `rgb` `[B, 3, S, S]` in [0, 1].

@@ -28,6 +28,7 @@ fn visualise(m: &Clip, objective: Objective, seed: u64) -> image::RgbImage {
         transforms: Transforms::Lucid,
         redirect_steps: 16,
         facet: None,
+        attribution_diversity: None,
     };
     render(m, &opts, |_, _| {}).unwrap().images.remove(0)
 }

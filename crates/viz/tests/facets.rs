@@ -32,6 +32,7 @@ fn options(m: &Clip, neuron: usize, facet: Option<FacetTerm>) -> RenderOptions {
         transforms: Transforms::Lucid,
         redirect_steps: 16,
         facet,
+        attribution_diversity: None,
     }
 }
 
@@ -141,4 +142,59 @@ fn facet_term_gradient_matches_finite_differences() {
         (fd - analytic).abs() <= 0.05 * analytic.abs().max(1e-3),
         "{fd} vs {analytic}"
     );
+}
+
+/// The article's diversity variant: Gram diversity on g(x) ⊙ ∇f(g(x)) pushes the batch's attributions apart.
+#[test]
+fn attribution_diversity_spreads_the_attributions() {
+    let m = model();
+    let layer = clipneurons_viz::facet::default_layers(&m)[0].clone();
+    let neuron = 158;
+    let attribution_spread = |imgs: &[image::RgbImage]| {
+        let s = m.image_size();
+        let px: Vec<Tensor> = imgs
+            .iter()
+            .map(|i| {
+                Tensor::from_vec(clipneurons_image::normalize(i), (3, s, s), &Device::Cpu).unwrap()
+            })
+            .collect();
+        // A variable, so that the graph tracks the gradient down to the attribution layer.
+        let x = candle_core::Var::from_tensor(&Tensor::stack(&px, 0).unwrap()).unwrap();
+        let rec = m
+            .record(
+                Some(x.as_tensor()),
+                None,
+                &[layer.clone(), m.neuron_layer()],
+            )
+            .unwrap();
+        let obj = Objective::Channel(neuron).value(&rec[1].1).unwrap();
+        let grads = candle_core::backprop::with_all_grads_kept(|| obj.backward()).unwrap();
+        let g = grads.get(&rec[0].1).unwrap();
+        Objective::Diversity
+            .value(&(&rec[0].1 * g).unwrap())
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    let base = RenderOptions {
+        batch: 3,
+        steps: 40,
+        ..options(&m, neuron, None)
+    };
+    let plain = render(&m, &base, |_, _| {}).unwrap();
+    let diverse = render(
+        &m,
+        &RenderOptions {
+            attribution_diversity: Some((layer.clone(), 100.0)),
+            ..base.clone()
+        },
+        |_, _| {},
+    )
+    .unwrap();
+    let (a, b) = (
+        attribution_spread(&plain.images),
+        attribution_spread(&diverse.images),
+    );
+    eprintln!("attribution diversity of the batch: plain {a:.3}, with the term {b:.3}");
+    assert!(b > a, "{b} vs {a}");
 }

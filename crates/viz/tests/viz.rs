@@ -252,6 +252,7 @@ fn optimisation_raises_the_neuron_far_above_random_images() {
         transforms: Transforms::Lucid,
         redirect_steps: 16,
         facet: None,
+        attribution_diversity: None,
     };
     let r = render(&m, &opts, |_, _| {}).unwrap();
     eprintln!(
@@ -406,6 +407,7 @@ fn diversity_pushes_a_batch_apart_and_redirected_relu_moves_a_dead_unit() {
         transforms: Transforms::Lucid,
         redirect_steps: 0,
         facet: None,
+        attribution_diversity: None,
     };
     let spread = |opts: &RenderOptions| {
         let r = render(&m, opts, |_, _| {}).unwrap();
