@@ -95,6 +95,30 @@ impl VisionTransformer {
         ))
     }
 
+    /// `[4·width, width]`: row `j` is what the last block's MLP neuron `j` adds to the residual stream per unit of
+    /// its activation (`c_proj[:, j]`).
+    pub fn last_mlp_rows(&self) -> Result<Tensor> {
+        let block = self
+            .blocks
+            .last()
+            .ok_or_else(|| crate::error::ModelError::Input("the ViT has no blocks".into()))?;
+        Ok(block.mlp_output().weight().t()?.contiguous()?)
+    }
+
+    /// The tap of the last block's output (the residual stream `[N, T, width]`).
+    pub fn last_block_name(&self) -> String {
+        format!(
+            "visual.transformer.resblocks.{}",
+            self.blocks.len().saturating_sub(1)
+        )
+    }
+
+    /// The image embedding from the class token's residual stream after the last block (`[N, width]`): `ln_post`
+    /// then `proj`, as the forward pass ends.
+    pub fn embed_class_token(&self, cls: &Tensor) -> Result<Tensor> {
+        Ok(self.ln_post.forward(cls)?.matmul(&self.proj)?)
+    }
+
     pub fn proj(&self) -> &Tensor {
         &self.proj
     }

@@ -130,44 +130,72 @@ pub fn search(
     Ok(out)
 }
 
-/// The last block's output for a blank (mean-grey) image, ready to be edited.
+/// The article's check of one neuron: on a blank (mean-grey) image, the logit of the normalised text embedding
+/// `text` `[E]` before and after raising neuron `n` by [`VERIFY_DELTA`] everywhere.
+pub fn verify_neuron(model: &Clip, n: usize, text: &Tensor) -> Result<(f32, f32)> {
+    BlankImage::new(model)?.raise(model, n, text)
+}
+
+/// The last block's output for a blank (mean-grey) image, ready to be edited: the whole `[1, C, h, w]` map for a
+/// ResNet, the class token's residual stream `[1, width]` for a ViT (the only token the embedding reads; the last
+/// block's MLP acts on each token alone, so raising a neuron at every token changes the embedding exactly as
+/// raising it at the class token).
 struct BlankImage {
     x: Tensor,
 }
 
 impl BlankImage {
     fn new(model: &Clip) -> Result<Self> {
-        let VisionTower::Resnet(r) = &model.visual else {
-            return Err(NeuronError::Unsupported(
-                "verify needs a ResNet image tower".into(),
-            ));
-        };
         let s = model.image_size();
         // All zeros after normalisation = the dataset-mean colour everywhere.
         let pixels = Tensor::zeros((1, 3, s, s), candle_core::DType::F32, &Device::Cpu)?;
-        let rec = model.record(Some(&pixels), None, &[r.last_block_name()])?;
-        Ok(Self {
-            x: rec.into_iter().next().expect("one tap").1,
-        })
+        let tap = match &model.visual {
+            VisionTower::Resnet(r) => r.last_block_name(),
+            VisionTower::Vit(v) => v.last_block_name(),
+        };
+        let x = model
+            .record(Some(&pixels), None, &[tap])?
+            .into_iter()
+            .next()
+            .expect("one tap")
+            .1;
+        let x = match &model.visual {
+            VisionTower::Resnet(_) => x,
+            VisionTower::Vit(_) => x.narrow(1, 0, 1)?.squeeze(1)?,
+        };
+        Ok(Self { x })
     }
 
-    /// The text's logit (`exp(logit_scale)·cos`) before and after adding `VERIFY_DELTA` to channel `n` everywhere.
+    /// The text's logit (`exp(logit_scale)·cos`) before and after raising neuron `n` by `VERIFY_DELTA` everywhere.
     fn raise(&self, model: &Clip, n: usize, text: &Tensor) -> Result<(f32, f32)> {
-        let VisionTower::Resnet(r) = &model.visual else {
-            unreachable!("checked in new")
+        let (embed, raised): (Box<dyn Fn(&Tensor) -> Result<Tensor>>, Tensor) = match &model.visual
+        {
+            VisionTower::Resnet(r) => {
+                let c = self.x.dim(1)?;
+                let mut bump = vec![0f32; c];
+                bump[n] = VERIFY_DELTA;
+                let bump = Tensor::from_vec(bump, (1, c, 1, 1), &Device::Cpu)?;
+                (
+                    Box::new(move |x: &Tensor| Ok(r.pool(x)?)),
+                    self.x.broadcast_add(&bump)?,
+                )
+            }
+            VisionTower::Vit(v) => {
+                let row = (v.last_mlp_rows()?.get(n)? * VERIFY_DELTA as f64)?;
+                (
+                    Box::new(move |x: &Tensor| Ok(v.embed_class_token(x)?)),
+                    self.x.broadcast_add(&row.unsqueeze(0)?)?,
+                )
+            }
         };
-        let c = self.x.dim(1)?;
-        let mut bump = vec![0f32; c];
-        bump[n] = VERIFY_DELTA;
-        let bump = Tensor::from_vec(bump, (1, c, 1, 1), &Device::Cpu)?;
         let scale = model.logit_scale.exp();
         let logit = |x: &Tensor| -> Result<f32> {
-            let f = l2_normalize(&r.pool(x)?)?;
+            let f = l2_normalize(&embed(x)?)?;
             Ok(f.matmul(&text.unsqueeze(D::Minus1)?)?
                 .flatten_all()?
                 .to_vec1::<f32>()?[0]
                 * scale)
         };
-        Ok((logit(&self.x)?, logit(&self.x.broadcast_add(&bump)?)?))
+        Ok((logit(&self.x)?, logit(&raised)?))
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use candle_core::{Device, Tensor};
 use clipneurons_model::Clip;
-use clipneurons_neurons::search::{check_layer, neuron_directions};
+use clipneurons_neurons::search::{check_layer, neuron_directions, verify_neuron};
 
 #[test]
 fn vit_directions_follow_c_proj_ln_post_and_proj() {
@@ -50,4 +50,38 @@ fn vit_directions_follow_c_proj_ln_post_and_proj() {
     }
     assert_eq!(check_layer(&m, None).unwrap(), layer);
     assert!(check_layer(&m, Some(&format!("{layer}.add"))).is_err());
+}
+
+/// `--verify` on a ViT: raising a last-block MLP neuron on a blank image raises the logit of a "text" embedding
+/// pointing along that neuron's direction and lowers the logit of the opposite one (the fixture cannot embed real
+/// text, so the text side is the direction itself).
+#[test]
+fn vit_verify_moves_the_logit_along_the_neurons_direction() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/vit/model.safetensors");
+    let sd: HashMap<String, Tensor> = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    let m = Clip::from_state_dict(&sd.into_iter().collect()).unwrap();
+    let (_, dirs) = neuron_directions(&m).unwrap();
+    for j in [0, 5, dirs.dim(0).unwrap() - 1] {
+        let d = dirs.get(j).unwrap();
+        let t = (&d
+            / d.sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .sqrt()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap() as f64)
+            .unwrap();
+        let (before, after) = verify_neuron(&m, j, &t).unwrap();
+        let (before_neg, after_neg) = verify_neuron(&m, j, &t.neg().unwrap()).unwrap();
+        eprintln!("neuron {j}: along {before:.4} -> {after:.4}, opposite {before_neg:.4} -> {after_neg:.4}");
+        assert!(after > before, "neuron {j}: {before} -> {after}");
+        assert!(
+            after_neg < before_neg,
+            "neuron {j}: {before_neg} -> {after_neg}"
+        );
+        assert!((before + before_neg).abs() < 1e-4);
+    }
 }
