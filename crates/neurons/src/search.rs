@@ -168,34 +168,31 @@ impl BlankImage {
 
     /// The text's logit (`exp(logit_scale)·cos`) before and after raising neuron `n` by `VERIFY_DELTA` everywhere.
     fn raise(&self, model: &Clip, n: usize, text: &Tensor) -> Result<(f32, f32)> {
-        let (embed, raised): (Box<dyn Fn(&Tensor) -> Result<Tensor>>, Tensor) = match &model.visual
-        {
+        // The image embedding before and after the edit.
+        let (plain, raised) = match &model.visual {
             VisionTower::Resnet(r) => {
                 let c = self.x.dim(1)?;
                 let mut bump = vec![0f32; c];
                 bump[n] = VERIFY_DELTA;
                 let bump = Tensor::from_vec(bump, (1, c, 1, 1), &Device::Cpu)?;
-                (
-                    Box::new(move |x: &Tensor| Ok(r.pool(x)?)),
-                    self.x.broadcast_add(&bump)?,
-                )
+                (r.pool(&self.x)?, r.pool(&self.x.broadcast_add(&bump)?)?)
             }
             VisionTower::Vit(v) => {
                 let row = (v.last_mlp_rows()?.get(n)? * VERIFY_DELTA as f64)?;
                 (
-                    Box::new(move |x: &Tensor| Ok(v.embed_class_token(x)?)),
-                    self.x.broadcast_add(&row.unsqueeze(0)?)?,
+                    v.embed_class_token(&self.x)?,
+                    v.embed_class_token(&self.x.broadcast_add(&row.unsqueeze(0)?)?)?,
                 )
             }
         };
         let scale = model.logit_scale.exp();
-        let logit = |x: &Tensor| -> Result<f32> {
-            let f = l2_normalize(&embed(x)?)?;
+        let logit = |e: &Tensor| -> Result<f32> {
+            let f = l2_normalize(e)?;
             Ok(f.matmul(&text.unsqueeze(D::Minus1)?)?
                 .flatten_all()?
                 .to_vec1::<f32>()?[0]
                 * scale)
         };
-        Ok((logit(&self.x)?, logit(&raised)?))
+        Ok((logit(&plain)?, logit(&raised)?))
     }
 }

@@ -8,12 +8,18 @@ use candle_core::{Device, Tensor};
 use clipneurons_model::Clip;
 use clipneurons_neurons::search::{check_layer, neuron_directions, verify_neuron};
 
-#[test]
-fn vit_directions_follow_c_proj_ln_post_and_proj() {
+/// The tiny ViT fixture's tensors and model.
+fn vit_fixture() -> (HashMap<String, Tensor>, Clip) {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/vit/model.safetensors");
     let sd: HashMap<String, Tensor> = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
     let m = Clip::from_state_dict(&sd.clone().into_iter().collect()).unwrap();
+    (sd, m)
+}
+
+#[test]
+fn vit_directions_follow_c_proj_ln_post_and_proj() {
+    let (sd, m) = vit_fixture();
     let (layer, dirs) = neuron_directions(&m).unwrap();
     let blocks = sd
         .keys()
@@ -57,10 +63,7 @@ fn vit_directions_follow_c_proj_ln_post_and_proj() {
 /// text, so the text side is the direction itself).
 #[test]
 fn vit_verify_moves_the_logit_along_the_neurons_direction() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/vit/model.safetensors");
-    let sd: HashMap<String, Tensor> = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
-    let m = Clip::from_state_dict(&sd.into_iter().collect()).unwrap();
+    let (_, m) = vit_fixture();
     let (_, dirs) = neuron_directions(&m).unwrap();
     for j in [0, 5, dirs.dim(0).unwrap() - 1] {
         let d = dirs.get(j).unwrap();
