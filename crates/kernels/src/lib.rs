@@ -15,6 +15,7 @@
 //! should also call [`tune_allocator`] once at start-up: on the target VMs fresh-page faults
 //! cost more than the arithmetic of many ops.
 
+mod attention;
 mod conv;
 mod linear;
 mod par;
@@ -22,6 +23,7 @@ mod pointwise;
 mod rowwise;
 mod sgemm;
 
+pub use attention::self_attention;
 use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
 };

@@ -46,12 +46,24 @@ impl ResidualAttentionBlock {
         let n = &self.name;
         let width = x.dim(2)?;
         let qkv = self.in_proj.forward(&self.ln_1.forward(x)?)?;
-        let q = qkv.narrow(2, 0, width)?;
-        let k = qkv.narrow(2, width, width)?;
-        let v = qkv.narrow(2, 2 * width, width)?;
-        let attn = self
-            .out_proj
-            .forward(&attention(&q, &k, &v, self.heads, mask)?)?;
+        // The fused kernel takes no mask or the causal one (the text tower's); anything else is composed.
+        let fused = match mask {
+            None => clipneurons_kernels::self_attention(&qkv, self.heads, false)?,
+            Some(m) if is_causal(m)? => {
+                clipneurons_kernels::self_attention(&qkv, self.heads, true)?
+            }
+            Some(_) => None,
+        };
+        let heads_out = match fused {
+            Some(t) => t,
+            None => {
+                let q = qkv.narrow(2, 0, width)?;
+                let k = qkv.narrow(2, width, width)?;
+                let v = qkv.narrow(2, 2 * width, width)?;
+                attention(&q, &k, &v, self.heads, mask)?
+            }
+        };
+        let attn = self.out_proj.forward(&heads_out)?;
         taps.offer(&format!("{n}.attn"), &attn)?;
         let x = (x + attn)?;
         let hidden = quick_gelu(&self.c_fc.forward(&self.ln_2.forward(&x)?)?)?;
@@ -60,4 +72,24 @@ impl ResidualAttentionBlock {
         taps.offer(n, &x)?;
         Ok(x)
     }
+}
+
+/// Whether an additive `[L, L]` mask is the causal one: 0 on and below the diagonal, hugely negative above.
+fn is_causal(mask: &Tensor) -> Result<bool> {
+    let (a, b) = mask.dims2()?;
+    if a != b {
+        return Ok(false);
+    }
+    let v = mask
+        .to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    Ok(v.iter().enumerate().all(|(i, &x)| {
+        let (r, c) = (i / b, i % b);
+        if c > r {
+            x <= -1e30
+        } else {
+            x == 0.0
+        }
+    }))
 }
