@@ -28,7 +28,8 @@ pub struct ImageParam {
     /// Fourier: 1/f scale `[H, W/2+1]`, inverse DFT along H (`cos`, `sin` `[H, H]`) and along W (`[W/2+1, W]`).
     scale: Option<Tensor>,
     idft_h: Option<(Tensor, Tensor)>,
-    irfft_w: Option<(Tensor, Tensor)>,
+    /// The width pass's matrices, transposed to `linear`'s `[out, in]` layout.
+    irfft_w_t: Option<(Tensor, Tensor)>,
     /// Colour decorrelation `C / max_norm`, applied as `x' = M x` over channels.
     colour: Tensor,
 }
@@ -75,7 +76,7 @@ impl ImageParam {
                 )?)?],
                 scale: None,
                 idft_h: None,
-                irfft_w: None,
+                irfft_w_t: None,
                 colour,
             }),
             Kind::Fourier => {
@@ -123,7 +124,7 @@ impl ImageParam {
                     vars: vec![Var::from_tensor(&re)?, Var::from_tensor(&im)?],
                     scale: Some(scale),
                     idft_h: Some((ch, sh)),
-                    irfft_w: Some((cw, sw)),
+                    irfft_w_t: Some((cw.t()?.contiguous()?, sw.t()?.contiguous()?)),
                     colour,
                 })
             }
@@ -136,17 +137,28 @@ impl ImageParam {
         let raw = match self.kind {
             Kind::Pixels => self.vars[0].as_tensor().clone(),
             Kind::Fourier => {
+                // Both passes of the inverse DFT as flat GEMMs (`linear`: `x · Wᵀ` over the last axis, with only
+                // the input gradient computed, since the DFT matrices are constants): first along the height on
+                // the transposed spectrum, then along the width.
                 let scale = self.scale.as_ref().expect("fourier");
                 let (ch, sh) = self.idft_h.as_ref().expect("fourier");
-                let (cw, sw) = self.irfft_w.as_ref().expect("fourier");
-                let re = self.vars[0].as_tensor().broadcast_mul(scale)?;
-                let im = self.vars[1].as_tensor().broadcast_mul(scale)?;
-                // Inverse DFT along H: G = E F with E = ch + i sh.
-                let gr = (ch.broadcast_matmul(&re)? - sh.broadcast_matmul(&im)?)?;
-                let gi = (ch.broadcast_matmul(&im)? + sh.broadcast_matmul(&re)?)?;
-                // Inverse real DFT along W.
-                let x = (gr.broadcast_matmul(cw)? - gi.broadcast_matmul(sw)?)?;
-                // Lucid divides by 4 ("magic constant").
+                let (cw_t, sw_t) = self.irfft_w_t.as_ref().expect("fourier");
+                let lin = |x: &Tensor, w: &Tensor| clipneurons_kernels::linear(x, w, None);
+                let wf = s / 2 + 1;
+                let re = self.vars[0]
+                    .as_tensor()
+                    .broadcast_mul(scale)?
+                    .transpose(2, 3)?; // [B, 3, W/2+1, H]
+                let im = self.vars[1]
+                    .as_tensor()
+                    .broadcast_mul(scale)?
+                    .transpose(2, 3)?;
+                let gr = (lin(&re, ch)? - lin(&im, sh)?)?; // [B, 3, W/2+1, H(y)]
+                let gi = (lin(&im, ch)? + lin(&re, sh)?)?;
+                let back = |t: Tensor| -> Result<Tensor> {
+                    Ok(t.transpose(2, 3)?.contiguous()?.reshape((b, 3, s, wf))?)
+                };
+                let x = (lin(&back(gr)?, cw_t)? - lin(&back(gi)?, sw_t)?)?;
                 (x / 4.0)?
             }
         };
