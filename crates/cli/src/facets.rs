@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use clipneurons_neurons::readout::FitOptions;
 use clipneurons_viz::facet::{default_layers, FacetProbes};
 use clipneurons_world::{Facet, Split, World};
@@ -25,16 +25,8 @@ fn batches(images: &[RgbImage]) -> Result<Vec<Tensor>> {
     images
         .chunks(64)
         .map(|chunk| {
-            let s = chunk[0].width() as usize;
-            let data: Vec<f32> = chunk
-                .iter()
-                .flat_map(clipneurons_image::normalize)
-                .collect();
-            Ok(Tensor::from_vec(
-                data,
-                (chunk.len(), 3, s, s),
-                &Device::Cpu,
-            )?)
+            let refs: Vec<&RgbImage> = chunk.iter().collect();
+            Ok(clipneurons_attack::classifier::pixels(&refs)?)
         })
         .collect()
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{fails_with, ok};
+use common::{fails_with, ok, ok_json};
 
 /// World photos written as `dir/<concept>/<i>.png`, plus one corrupt file.
 fn image_folder(dir: &Path) {
@@ -112,7 +112,7 @@ fn attack_and_probe_on_a_folder() {
     ]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("3 classes, 9 images"));
     let spec = format!("probe:{}", probe.display());
-    let o = ok(&[
+    let v = ok_json(&[
         "attack",
         "--images",
         d,
@@ -122,7 +122,6 @@ fn attack_and_probe_on_a_folder() {
         "banana",
         "--json",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["classifier"], "linear probe");
     assert_eq!(
         v["baseline_accuracy"], 1.0,
@@ -213,7 +212,7 @@ fn attack_bad_input() {
 #[test]
 fn stroop_reports_the_64_stimuli() {
     let out = tempfile::tempdir().unwrap();
-    let o = ok(&[
+    let v = ok_json(&[
         "stroop",
         "--template",
         "{}",
@@ -221,7 +220,6 @@ fn stroop_reports_the_64_stimuli() {
         "--out",
         out.path().to_str().unwrap(),
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["cells"].as_array().unwrap().len(), 64);
     assert_eq!(v["incongruent"], 49);
     assert!(out.path().join("stimuli.png").is_file() && out.path().join("stroop.md").is_file());
@@ -235,10 +233,9 @@ fn words_ranks_rendered_words() {
     let vocab = dir.path().join("vocab.txt");
     std::fs::write(&vocab, "yellow\nbanana\nspider\nhappy\nnorth\n").unwrap();
     let v = vocab.to_str().unwrap();
-    let o = ok(&[
+    let j = ok_json(&[
         "words", "--neuron", "3", "--vocab", v, "--top", "3", "--json",
     ]);
-    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["words"].as_array().unwrap().len(), 3);
     assert_eq!(j["vocabulary"], 5);
     let out = dir.path().join("run");
@@ -285,7 +282,7 @@ fn profile_from_sets_table_and_world() {
     let apple = format!("apple={}", d.join("apple").display());
     let banana = format!("banana={}", d.join("banana").display());
     let svg = d.join("plot.svg");
-    let o = ok(&[
+    let v = ok_json(&[
         "profile",
         "--neuron",
         "5",
@@ -296,7 +293,6 @@ fn profile_from_sets_table_and_world() {
         svg.to_str().unwrap(),
         "--json",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["sets"][0]["images"], 3, "the broken file is skipped");
     assert_eq!(v["skipped"].as_array().unwrap().len(), 1);
     assert!(std::fs::read_to_string(&svg).unwrap().contains("</svg>"));
@@ -616,7 +612,7 @@ fn mine_reads_webdataset_shards() {
 fn viz_writes_png_and_objective_trace() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("v.png");
-    let o = ok(&[
+    let v = ok_json(&[
         "viz",
         "--neuron",
         "7",
@@ -626,7 +622,6 @@ fn viz_writes_png_and_objective_trace() {
         out.to_str().unwrap(),
         "--json",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["objective_per_step"].as_array().unwrap().len(), 5);
     assert_eq!(image::open(&out).unwrap().width(), 96);
     assert!(dir.path().join("v.json").is_file());
@@ -651,7 +646,7 @@ fn viz_writes_png_and_objective_trace() {
     );
     // A direction from zero-shot search, diversity over a batch, a larger image than the model's input.
     let dirn = dir.path().join("d.png");
-    let o = ok(&[
+    let v = ok_json(&[
         "viz",
         "--neuron",
         "7",
@@ -671,7 +666,6 @@ fn viz_writes_png_and_objective_trace() {
         dirn.to_str().unwrap(),
         "--json",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["objective"], "direction");
     assert_eq!(v["text"], "yellow");
     assert_eq!(image::open(&dirn).unwrap().width(), 2 * 112);
@@ -711,7 +705,7 @@ fn viz_writes_png_and_objective_trace() {
 fn textviz_reports_best_texts_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("t.json");
-    let o = ok(&[
+    let v = ok_json(&[
         "textviz",
         "--neuron",
         "222",
@@ -727,7 +721,6 @@ fn textviz_reports_best_texts_and_refuses_bad_input() {
         out.to_str().unwrap(),
         "--json",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let best = v["best"].as_array().unwrap();
     assert_eq!(best.len(), 4);
     assert!(best[0]["objective"].as_f64().unwrap() >= best[3]["objective"].as_f64().unwrap());
@@ -749,7 +742,7 @@ fn textviz_reports_best_texts_and_refuses_bad_input() {
 fn facets_train_and_faceted_viz() {
     let dir = tempfile::tempdir().unwrap();
     let probes = dir.path().join("facets.safetensors");
-    let o = ok(&[
+    let v = ok_json(&[
         "facets",
         "train",
         "--world",
@@ -761,7 +754,6 @@ fn facets_train_and_faceted_viz() {
         probes.to_str().unwrap(),
         "--json",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         v["fits"].as_array().unwrap().len(),
         4,
@@ -770,7 +762,7 @@ fn facets_train_and_faceted_viz() {
     let held = v["held_out_accuracy"]["text"].as_f64().unwrap();
     assert!(held > 0.75, "text facet held-out accuracy {held}");
     let out = dir.path().join("f.png");
-    let o = ok(&[
+    let v = ok_json(&[
         "viz",
         "--neuron",
         "158",
@@ -788,10 +780,9 @@ fn facets_train_and_faceted_viz() {
         out.to_str().unwrap(),
         "--json",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["facet"], "drawing");
     // The article's diversity variant on the attribution g(x) ⊙ ∇f(g(x)).
-    let o = ok(&[
+    let v = ok_json(&[
         "viz",
         "--neuron",
         "158",
@@ -805,7 +796,6 @@ fn facets_train_and_faceted_viz() {
         out.to_str().unwrap(),
         "--json",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["attribution_diversity"], 100.0);
     // The shipped probes of the built-in model, without --facet-probes.
     ok(&[

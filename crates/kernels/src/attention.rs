@@ -6,7 +6,7 @@
 //! (image, head) pair is one task of three strided GEMMs and a row softmax in a per-thread scratch buffer; nothing
 //! is copied, and the backward recomputes the probabilities (as FlashAttention does) instead of storing them.
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 
 use crate::par::for_each;
 use crate::sgemm::{gemm_raw, with_scratch, MatRef, SharedOut};
@@ -131,30 +131,46 @@ impl CustomOp1 for SelfAttention {
     }
 
     fn bwd(&self, qkv: &Tensor, out: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let qkv = qkv.contiguous()?;
-        let out = out.contiguous()?;
-        let grad = grad.contiguous()?;
-        let (qs, ql) = qkv.storage_and_layout();
-        let (os, ol) = out.storage_and_layout();
-        let (gs, gl) = grad.storage_and_layout();
-        let (
-            candle_core::Storage::Cpu(qs),
-            candle_core::Storage::Cpu(os),
-            candle_core::Storage::Cpu(gs),
-        ) = (&*qs, &*os, &*gs)
-        else {
-            bail!("self_attention backward: CPU tensors expected");
-        };
+        let op = SelfAttentionGrad(SelfAttention {
+            heads: self.heads,
+            causal: self.causal,
+        });
+        Ok(Some(qkv.contiguous()?.apply_op3_no_bwd(
+            &out.contiguous()?,
+            &grad.contiguous()?,
+            &op,
+        )?))
+    }
+}
+
+/// `(qkv, out, d out) → d qkv`: the backward of [`SelfAttention`], as its own op so candle hands it the storages.
+struct SelfAttentionGrad(SelfAttention);
+
+impl CustomOp3 for SelfAttentionGrad {
+    fn name(&self) -> &'static str {
+        "clipneurons-self-attention-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        qs: &CpuStorage,
+        ql: &Layout,
+        os: &CpuStorage,
+        ol: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(qs, ql, "attention input")?;
         let o = f32_slice(os, ol, "attention output")?;
         let dout = f32_slice(gs, gl, "attention output gradient")?;
-        let dm = self.dims(ql.shape())?;
+        let att = &self.0;
+        let dm = att.dims(ql.shape())?;
         let Dims { n, l, d, hd } = dm;
         let scale = 1.0 / (hd as f32).sqrt();
         let mut dqkv = vec![0f32; n * l * 3 * d];
         let dst = SharedOut(dqkv.as_mut_ptr());
-        for_each(n * self.heads, |task| {
-            let (b, h) = (task / self.heads, task % self.heads);
+        for_each(n * att.heads, |task| {
+            let (b, h) = (task / att.heads, task % att.heads);
             let base = b * l * 3 * d;
             let (q, k, v) = (
                 &x[base + h * hd..],
@@ -164,7 +180,7 @@ impl CustomOp1 for SelfAttention {
             let (doh, oh) = (&dout[b * l * d + h * hd..], &o[b * l * d + h * hd..]);
             with_scratch(2 * l * l, |buf| {
                 let (p, dp) = buf.split_at_mut(l * l);
-                self.probabilities(x, dm, b, h, p);
+                att.probabilities(x, dm, b, h, p);
                 // SAFETY (all four products): task (b, h) writes only its head's columns of image b's rows in
                 // the q, k and v thirds of `dqkv`, and its own scratch.
                 unsafe {
@@ -225,6 +241,6 @@ impl CustomOp1 for SelfAttention {
                 }
             });
         });
-        Ok(Some(Tensor::from_vec(dqkv, (n, l, 3 * d), qkv.device())?))
+        Ok((CpuStorage::F32(dqkv), Shape::from((n, l, 3 * d))))
     }
 }

@@ -274,6 +274,15 @@ pub fn spatial_max(t: &Tensor) -> Result<Tensor> {
     })
 }
 
+/// Per-example, per-channel mean over all positions, with the shape rules of [`spatial_max`].
+pub fn spatial_mean(t: &Tensor) -> Result<Tensor> {
+    Ok(match t.rank() {
+        4 => t.flatten_from(2)?.mean(2)?,
+        3 => t.mean(1)?,
+        _ => t.clone(),
+    })
+}
+
 pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
     Ok(x.broadcast_div(&x.sqr()?.sum_keepdim(candle_core::D::Minus1)?.sqrt()?)?)
 }

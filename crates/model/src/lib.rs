@@ -12,7 +12,7 @@ pub mod transformer;
 pub mod vit;
 pub mod weights;
 
-pub use clip::{channel_mean, l2_normalize, spatial_max, Clip, VisionTower};
+pub use clip::{channel_mean, l2_normalize, spatial_max, spatial_mean, Clip, VisionTower};
 /// Lucid's redirected ReLU gradient for graphs built inside the closure (feature visualisation's first steps).
 pub use clipneurons_kernels::with_redirected_relu;
 pub use config::{ClipConfig, TextConfig, VisionConfig};

@@ -1,7 +1,7 @@
 //! CLIP's text tower: token + position embeddings, causal pre-LN transformer, `ln_final`, pooled at the EOT token
 //! (the highest id in each sequence, first occurrence, as `text.argmax(-1)`), then `@ text_projection`.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 
 use crate::error::{ModelError, Result};
 use crate::ops::LayerNorm;
@@ -15,7 +15,6 @@ pub struct TextTransformer {
     blocks: Vec<ResidualAttentionBlock>,
     ln_final: LayerNorm,
     text_projection: Tensor,
-    mask: Tensor,
     vocab_size: usize,
 }
 
@@ -32,17 +31,12 @@ impl TextTransformer {
             })
             .collect::<Result<Vec<_>>>()?;
         let ctx = cfg.context_length;
-        // Causal mask: a large negative number rather than -inf keeps fully masked rows finite.
-        let mask: Vec<f32> = (0..ctx * ctx)
-            .map(|i| if i % ctx > i / ctx { f32::MIN } else { 0.0 })
-            .collect();
         Ok(Self {
             token_embedding: w.get("token_embedding.weight", &[cfg.vocab_size, cfg.width])?,
             positional_embedding: w.get("positional_embedding", &[ctx, cfg.width])?,
             blocks,
             ln_final: LayerNorm::load(w, "ln_final", cfg.width)?,
             text_projection: w.get("text_projection", &[cfg.width, embed_dim])?,
-            mask: Tensor::from_vec(mask, (ctx, ctx), &Device::Cpu)?,
             vocab_size: cfg.vocab_size,
         })
     }
@@ -86,24 +80,20 @@ impl TextTransformer {
         } else {
             ctx
         };
-        let (ids, pos, mask) = if len < ctx {
+        let (ids, pos) = if len < ctx {
             (
                 ids.narrow(1, 0, len)?.contiguous()?,
                 self.positional_embedding.narrow(0, 0, len)?,
-                self.mask
-                    .narrow(0, 0, len)?
-                    .narrow(1, 0, len)?
-                    .contiguous()?,
             )
         } else {
-            (ids, self.positional_embedding.clone(), self.mask.clone())
+            (ids, self.positional_embedding.clone())
         };
         let x = self.token_embedding.index_select(&ids.flatten_all()?, 0)?;
         let x = x.reshape((m, len, ()))?;
         taps.offer("token_embedding", &x)?;
         let mut x = x.broadcast_add(&pos)?;
         for block in &self.blocks {
-            x = block.forward(&x, Some(&mask), taps)?;
+            x = block.forward(&x, true, taps)?;
             stop_if_done!(taps);
         }
         let x = self.ln_final.forward(&x)?;

@@ -42,25 +42,24 @@ impl ResidualAttentionBlock {
         &self.c_proj
     }
 
-    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, taps: &mut Taps) -> Result<Tensor> {
+    /// `causal`: each position attends only to itself and earlier ones (the text tower).
+    pub fn forward(&self, x: &Tensor, causal: bool, taps: &mut Taps) -> Result<Tensor> {
         let n = &self.name;
-        let width = x.dim(2)?;
+        let (_, len, width) = x.dims3()?;
         let qkv = self.in_proj.forward(&self.ln_1.forward(x)?)?;
-        // The fused kernel takes no mask or the causal one (the text tower's); anything else is composed.
-        let fused = match mask {
-            None => clipneurons_kernels::self_attention(&qkv, self.heads, false)?,
-            Some(m) if is_causal(m)? => {
-                clipneurons_kernels::self_attention(&qkv, self.heads, true)?
-            }
-            Some(_) => None,
-        };
-        let heads_out = match fused {
+        // The fused kernel for f32 on the CPU; otherwise composed from candle ops with an additive mask.
+        let heads_out = match clipneurons_kernels::self_attention(&qkv, self.heads, causal)? {
             Some(t) => t,
             None => {
                 let q = qkv.narrow(2, 0, width)?;
                 let k = qkv.narrow(2, width, width)?;
                 let v = qkv.narrow(2, 2 * width, width)?;
-                attention(&q, &k, &v, self.heads, mask)?
+                let mask = if causal {
+                    Some(causal_mask(len)?)
+                } else {
+                    None
+                };
+                attention(&q, &k, &v, self.heads, mask.as_ref())?
             }
         };
         let attn = self.out_proj.forward(&heads_out)?;
@@ -74,22 +73,15 @@ impl ResidualAttentionBlock {
     }
 }
 
-/// Whether an additive `[L, L]` mask is the causal one: 0 on and below the diagonal, hugely negative above.
-fn is_causal(mask: &Tensor) -> Result<bool> {
-    let (a, b) = mask.dims2()?;
-    if a != b {
-        return Ok(false);
-    }
-    let v = mask
-        .to_dtype(candle_core::DType::F32)?
-        .flatten_all()?
-        .to_vec1::<f32>()?;
-    Ok(v.iter().enumerate().all(|(i, &x)| {
-        let (r, c) = (i / b, i % b);
-        if c > r {
-            x <= -1e30
-        } else {
-            x == 0.0
-        }
-    }))
+/// The additive causal mask `[L, L]`: a large negative number rather than −∞ above the diagonal keeps fully masked
+/// rows finite.
+fn causal_mask(len: usize) -> Result<Tensor> {
+    let mask: Vec<f32> = (0..len * len)
+        .map(|i| if i % len > i / len { f32::MIN } else { 0.0 })
+        .collect();
+    Ok(Tensor::from_vec(
+        mask,
+        (len, len),
+        &candle_core::Device::Cpu,
+    )?)
 }

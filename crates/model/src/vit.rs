@@ -68,7 +68,7 @@ impl VisionTransformer {
         taps.offer("visual.ln_pre", &x)?;
         stop_if_done!(taps);
         for block in &self.blocks {
-            x = block.forward(&x, None, taps)?;
+            x = block.forward(&x, false, taps)?;
             stop_if_done!(taps);
         }
         let cls = self.ln_post.forward(&x.narrow(1, 0, 1)?.squeeze(1)?)?;

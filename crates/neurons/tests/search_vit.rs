@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use candle_core::{Device, Tensor};
-use clipneurons_model::Clip;
+use clipneurons_model::{l2_normalize, Clip};
 use clipneurons_neurons::search::{check_layer, neuron_directions, verify_neuron};
 
 /// The tiny ViT fixture's tensors and model.
@@ -67,16 +67,7 @@ fn vit_verify_moves_the_logit_along_the_neurons_direction() {
     let (_, dirs) = neuron_directions(&m).unwrap();
     for j in [0, 5, dirs.dim(0).unwrap() - 1] {
         let d = dirs.get(j).unwrap();
-        let t = (&d
-            / d.sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .sqrt()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap() as f64)
-            .unwrap();
+        let t = l2_normalize(&d).unwrap();
         let (before, after) = verify_neuron(&m, j, &t).unwrap();
         let (before_neg, after_neg) = verify_neuron(&m, j, &t.neg().unwrap()).unwrap();
         eprintln!("neuron {j}: along {before:.4} -> {after:.4}, opposite {before_neg:.4} -> {after_neg:.4}");

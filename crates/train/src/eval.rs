@@ -159,7 +159,7 @@ fn classify(
         let features = match tap {
             Some(name) => {
                 let (t, features) = model.encode_image_with_tap(&pixels, name)?;
-                acts.extend(t.flatten_from(2)?.mean(D::Minus1)?.to_vec2::<f32>()?);
+                acts.extend(clipneurons_model::spatial_mean(&t)?.to_vec2::<f32>()?);
                 features
             }
             None => model.encode_image(&pixels)?,

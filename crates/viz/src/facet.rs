@@ -61,13 +61,7 @@ pub fn default_layers(model: &Clip) -> Vec<String> {
 fn layer_means(model: &Clip, pixels: &Tensor, layers: &[String]) -> Result<Vec<Tensor>> {
     let rec = model.record(Some(pixels), None, layers)?;
     rec.into_iter()
-        .map(|(_, t)| {
-            Ok(match t.rank() {
-                4 => t.flatten_from(2)?.mean(2)?,
-                3 => t.mean(1)?,
-                _ => t,
-            })
-        })
+        .map(|(_, t)| Ok(clipneurons_model::spatial_mean(&t)?))
         .collect()
 }
 

@@ -77,8 +77,10 @@ fn step_objective(
     if grad_layers.is_empty() {
         return Ok((objective_on(model, x, &opts.layer, &opts.objective)?, None));
     }
-    let mut names = grad_layers.clone();
+    // Each layer once (the tap recorder stops early only when every name it was given is recorded).
+    let mut names = grad_layers;
     names.push(opts.layer.clone());
+    names.sort();
     names.dedup();
     let rec = model.record(Some(&normalise(x)?), None, &names)?;
     let find = |name: &str| {
