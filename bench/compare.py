@@ -37,10 +37,13 @@ CACHE = HERE / ".cache"
 THREADS = 2
 MODELS = ["RN50", "RN50x4", "ViT-B-32"]
 # the text and tokenizer rows; the text tower row uses RN50's text tower (as in docs/perf-notes)
-EXTRA = ["tokenizer"]
+EXTRA = ["tokenizer", "kernels"]
 GRAD_CHANNEL = 7
 N_CAPTIONS = 10_000
 TEXT_BATCH = 64
+# the kernel rows of issue #3's table: one fp32 GEMM 1024³, and a 3×3 conv 64→64 on 16×56×56 (ResNet's first stage)
+GEMM_N = 1024
+CONV_BATCH = 16
 
 # (warmup, timed calls) per row: sized so the default run stays well under 15 minutes on 2 cores even where our
 # code is several times slower than PyTorch; --quick uses one warm-up and one or two calls everywhere.
@@ -55,8 +58,12 @@ ITERS = {
     ("ViT-B-32", "grad", 1): (1, 6),
     ("RN50", "text", TEXT_BATCH): (1, 4),
     ("tokenizer", "tokenize", N_CAPTIONS): (1, 5),
+    ("kernels", "gemm", 1): (2, 10),
+    ("kernels", "conv", CONV_BATCH): (2, 6),
+    ("kernels", "conv-grad", CONV_BATCH): (1, 4),
 }
 ROWS = [
+    ("kernels", "gemm", 1), ("kernels", "conv", CONV_BATCH), ("kernels", "conv-grad", CONV_BATCH),
     ("RN50", "image", 1), ("RN50", "image", 16),
     ("RN50x4", "image", 1), ("RN50x4", "image", 16),
     ("ViT-B-32", "image", 1), ("ViT-B-32", "image", 16),
@@ -104,6 +111,25 @@ def make_captions(n, seed=0):
             parts += ["named", "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()]
         out.append(" ".join(parts) + ("." if rng.random() < 0.5 else ""))
     return out
+
+
+def kernel_inputs():
+    """Operands of the kernel rows, in one file both sides read: GEMM `a`, `b`; conv `x`, `w` and the upstream
+    gradient `g` (a random one, so that no gradient is a plain sum)."""
+    path = CACHE / "kernels.inputs.safetensors"
+    if not path.exists():
+        g = torch.Generator().manual_seed(3000)
+        t = {
+            "a": torch.randn((GEMM_N, GEMM_N), generator=g),
+            "b": torch.randn((GEMM_N, GEMM_N), generator=g) / GEMM_N ** 0.5,
+            "x": torch.randn((CONV_BATCH, 64, 56, 56), generator=g),
+            "w": torch.randn((64, 64, 3, 3), generator=g) / 24.0,
+            "g": torch.randn((CONV_BATCH, 64, 56, 56), generator=g),
+        }
+        tmp = path.with_suffix(".tmp")
+        save_file(t, str(tmp))
+        tmp.replace(path)
+    return path, load_file(str(path))
 
 
 def captions_file():
@@ -289,6 +315,44 @@ def torch_grad(model, pixels, channel):
     return call, h
 
 
+def reset_peak_rss():
+    """Reset this process's VmHWM to its current RSS (Linux >= 4.0); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mib():
+    return int(re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
+
+
+def grad_peak_child(name, batch):
+    """In a fresh process: PyTorch's peak RSS over a warm-up and one gradient call, counted from the end of model
+    loading (weights included), as our binary counts it. Prints one JSON line."""
+    torch.set_num_threads(THREADS)
+    seed = MODELS.index(name)
+    model, _ = get_model(name, seed=1000 + seed)
+    _, pixels = pixels_file(name, image_size(model), seed=2000 + seed)
+    x = pixels[:batch].contiguous()
+    reset = reset_peak_rss()
+    call, hook = torch_grad(model, x, GRAD_CHANNEL)
+    call()
+    call()
+    hook.remove()
+    print(json.dumps({"peak_rss_mib": peak_rss_mib(), "excludes_load": reset}))
+
+
+def torch_grad_peak(name, batch):
+    """PyTorch's peak RSS for a gradient row, measured in a child process (ours is measured per process too)."""
+    p = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--peak-child", name, "--batch", str(batch)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return None
+    return json.loads(p.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+
+
 def run_ours(binary, args, out_path):
     env = dict(os.environ, RAYON_NUM_THREADS=str(THREADS))
     cmd = [str(binary), *args, "--save", str(out_path), "--json"]
@@ -428,12 +492,17 @@ def label(model, work, batch):
         "grad": f"{pretty} fwd + input gradient b{batch}",
         "text": f"{pretty} text tower fwd b{batch}",
         "tokenize": f"tokenizer, {batch // 1000}k short strings",
+        "gemm": f"fp32 GEMM {GEMM_N}³ (x · Wᵀ)",
+        "conv": f"conv 3×3 64→64, {batch}×56×56, forward",
+        "conv-grad": f"same conv, forward + input and weight gradients",
     }[work]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", required=True, type=Path, help="the release clipneurons-bench binary")
+    ap.add_argument("--bin", type=Path, help="the release clipneurons-bench binary (required)")
+    ap.add_argument("--peak-child", choices=MODELS, help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="one warm-up and one or two calls per row (smoke run)")
     ap.add_argument("--only", action="append", choices=MODELS + EXTRA, metavar="NAME",
                     help=f"only these rows' models (repeatable): {', '.join(MODELS + EXTRA)}; RN50 includes the "
@@ -443,6 +512,11 @@ def main():
                     help="before each measurement wait up to S seconds for the CPUs to be idle "
                          "(default 30, 0 with --quick; given up after three timeouts in a row)")
     args = ap.parse_args()
+    if args.peak_child:
+        grad_peak_child(args.peak_child, args.batch)
+        return
+    if args.bin is None:
+        ap.error("--bin is required")
     if args.quiet_wait is None:
         args.quiet_wait = 0.0 if args.quick else 30.0
     quiet = QuietWait(args.quiet_wait)
@@ -501,6 +575,8 @@ def main():
                 hook.remove()
                 ref = g.numpy()
                 tr["objective"] = obj
+                log(f"{label(name, work, batch)}: PyTorch peak memory (own process)")
+                row["torch_peak_rss_mib"] = torch_grad_peak(name, batch)
                 layer = grad_layer(model)[2]
                 row["layer"], row["channel"] = layer, GRAD_CHANNEL
                 ours_args += ["--model", str(path), "--pixels", str(px_path), "--layer", layer,
@@ -511,6 +587,32 @@ def main():
                     tr, ref = time_calls(lambda: model.encode_text(tokens), warmup, iters)
                 ref = ref.numpy()
                 ours_args += ["--model", str(path), "--captions", str(cap_path)]
+            elif work == "gemm":
+                kin_path, kin = kernel_inputs()
+                with torch.no_grad():
+                    tr, ref = time_calls(lambda: torch.nn.functional.linear(kin["a"], kin["b"]), warmup, iters)
+                ref = ref.numpy()
+                tr["gflops"] = 2 * GEMM_N ** 3 / tr["min_ms"] / 1e6
+                ours_args += ["--inputs", str(kin_path)]
+            elif work == "conv":
+                kin_path, kin = kernel_inputs()
+                with torch.no_grad():
+                    tr, ref = time_calls(lambda: torch.nn.functional.conv2d(kin["x"], kin["w"], padding=1),
+                                         warmup, iters)
+                ref = ref.numpy()
+                ours_args += ["--inputs", str(kin_path)]
+            elif work == "conv-grad":
+                kin_path, kin = kernel_inputs()
+
+                def conv_grad():
+                    x = kin["x"].clone().requires_grad_(True)
+                    w = kin["w"].clone().requires_grad_(True)
+                    (torch.nn.functional.conv2d(x, w, padding=1) * kin["g"]).sum().backward()
+                    return x.grad, w.grad
+
+                tr, (dx, dw) = time_calls(conv_grad, warmup, iters)
+                ref, ref_dw = dx.numpy(), dw.numpy()
+                ours_args += ["--inputs", str(kin_path)]
             else:  # tokenize
                 caps = captions[:batch]
                 tr, ref = time_calls(lambda: open_clip.tokenize(caps), warmup, iters)
@@ -531,6 +633,10 @@ def main():
                     d = rel_diff(mine_out["output"], ref)
                     ours["diff_vs_torch"] = d
                     ours["check"] = f"{d:.1e}" if isinstance(d, float) else d
+                    if work == "conv-grad" and isinstance(d, float):
+                        ours["check"] = f"dx {d:.1e}, dw {rel_diff(mine_out['dw'], ref_dw):.1e}"
+                    if work == "gemm":
+                        ours["gflops"] = 2 * GEMM_N ** 3 / ours["min_ms"] / 1e6
                     if work == "grad" and isinstance(d, float):
                         ours["norm_diff_vs_torch"] = n = norm_diff(mine_out["output"], ref)
                         ours["check"] = (f"max {d:.1e}, norm {n:.1e}; objective {ours['objective']:.6g} vs "
@@ -562,10 +668,12 @@ def report(info, results, args):
     print(f"- {THREADS} threads everywhere (torch.set_num_threads, ORT intra-op, RAYON_NUM_THREADS); random "
           f"weights; best of N calls after warm-up; load average {' '.join(info['loadavg_start'])} at start, "
           f"{' '.join(info['loadavg_end'])} at end; run took {info['wall_s'] / 60:.1f} min\n")
-    print("| work | PyTorch | ONNX Runtime | ours | ours speed ÷ PyTorch speed | ours peak RSS | ours vs PyTorch |")
+    print("| work | PyTorch | ONNX Runtime | ours | ours speed ÷ PyTorch speed | ours peak RSS (PyTorch's) "
+          "| ours vs PyTorch |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
-        unit = {"image": "img", "grad": "img", "text": "texts", "tokenize": "k strings"}[r["work"]]
+        unit = {"image": "img", "grad": "img", "text": "texts", "tokenize": "k strings", "gemm": "",
+                "conv": "img", "conv-grad": "img"}[r["work"]]
         ours, tr, ort = r["ours"], r["torch"], r.get("ort")
         if r["work"] == "tokenize":
             # thousands of strings per second read better than 30000/s
@@ -583,13 +691,20 @@ def report(info, results, args):
             rss = f"{ours['peak_rss_mib']:.0f} MiB" if ours.get("peak_rss_mib") else "?"
             if ours.get("peak_rss_mib") and ours.get("load_s") is not None and not ours.get("peak_rss_excludes_load"):
                 rss += " (incl. loading)"
+            if r.get("torch_peak_rss_mib"):
+                rss += f" (PyTorch {r['torch_peak_rss_mib']:.0f} MiB)"
             check = ours.get("check", "")
         else:
             ratio, rss, check = "—", "—", ""
         print(f"| {label(r['model'], r['work'], r['batch'])} | {t_cell} | {ort_cell} | {o_cell} | {ratio} | {rss} "
               f"| {check} |")
+    for r in results:
+        if r["work"] == "gemm" and isinstance(r["ours"], dict):
+            print(f"\nGEMM throughput: PyTorch {r['torch']['gflops']:.0f} GFLOP/s, ours {r['ours']['gflops']:.0f} "
+                  f"GFLOP/s ({THREADS} threads).")
     print("\nSpeed ratio > 1: ours is faster. \"ours peak RSS\": VmHWM of our process from the end of model "
-          "loading (weights included). \"ours vs PyTorch\": max |ours − torch| ÷ max |torch| over the output "
+          "loading (weights included); on the gradient rows PyTorch's, measured the same way in a process of "
+          "its own, is in brackets. \"ours vs PyTorch\": max |ours − torch| ÷ max |torch| over the output "
           "(image or text features; for the gradient rows also ‖ours − torch‖ ÷ ‖torch‖ and the objective).")
     if any(suspect(r.get(k)) for r in results for k in ("torch", "ort", "ours")):
         print(f"‡ other processes used more than {SUSPECT_OTHERS_PCT:.0f}% of the CPUs during these timed calls. "

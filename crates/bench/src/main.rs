@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
 use clap::{Parser, ValueEnum};
 use clipneurons_model::{Clip, VisionConfig};
 use clipneurons_tokenizer::Tokenizer;
@@ -34,6 +34,14 @@ enum Work {
     Text,
     /// Tokenise the first `batch` captions to `[batch, 77]` ids.
     Tokenize,
+    /// One fp32 GEMM through the linear-layer kernel, `a · bᵀ` (PyTorch's `F.linear(a, b)`), on the
+    /// `a` and `b` tensors of `--inputs`.
+    Gemm,
+    /// 2-D convolution forward (stride 1, padding 1) of `--inputs`' `x` (NCHW) with `w` (OIHW).
+    Conv,
+    /// The same convolution forward plus both gradients, of `sum(conv(x, w) ⊙ g)` with respect to
+    /// `x` and `w` (`g` from `--inputs`); the output is the input gradient, `dw` is saved beside it.
+    ConvGrad,
 }
 
 #[derive(Parser)]
@@ -70,6 +78,10 @@ struct Args {
     /// Text file, one caption per line (required for text and tokenize).
     #[arg(long)]
     captions: Option<PathBuf>,
+    /// Safetensors file with the operands of the kernel workloads (gemm: `a`, `b`; conv, conv-grad:
+    /// `x`, `w` and, for conv-grad, the upstream gradient `g`).
+    #[arg(long)]
+    inputs: Option<PathBuf>,
     /// Write the last call's output (`output`, and for grad `objective`) to this safetensors file.
     #[arg(long)]
     save: Option<PathBuf>,
@@ -132,7 +144,7 @@ fn run(args: Args) -> Result<()> {
     let mut load_peak = None;
     let mut peak_reset = false;
     let clip = match (&args.model, args.work) {
-        (_, Work::Tokenize) => None,
+        (_, Work::Tokenize | Work::Gemm | Work::Conv | Work::ConvGrad) => None,
         (None, w) => bail!(
             "--model is required for --work {}",
             w.to_possible_value()
@@ -165,7 +177,7 @@ fn run(args: Args) -> Result<()> {
             let pixels = load_pixels(args.pixels.as_deref(), args.batch, clip.image_size(), &dev)?;
             let (timing, out) = time(args.warmup, args.iters, || Ok(clip.encode_image(&pixels)?))?;
             check_features(&out, args.batch, clip)?;
-            (timing, out, None)
+            (timing, out, vec![])
         }
         Work::Grad => {
             let clip = clip.as_ref().expect("loaded above");
@@ -190,7 +202,7 @@ fn run(args: Args) -> Result<()> {
             channel = Some(args.channel);
             objective = Some(value);
             let obj = Tensor::new(&[value], &dev)?;
-            (timing, grad, Some(("objective", obj)))
+            (timing, grad, vec![("objective", obj)])
         }
         Work::Text => {
             let clip = clip.as_ref().expect("loaded above");
@@ -200,7 +212,7 @@ fn run(args: Args) -> Result<()> {
             let tokens = Tensor::from_vec(ids, (args.batch, CONTEXT), &dev)?;
             let (timing, out) = time(args.warmup, args.iters, || Ok(clip.encode_text(&tokens)?))?;
             check_features(&out, args.batch, clip)?;
-            (timing, out, None)
+            (timing, out, vec![])
         }
         Work::Tokenize => {
             let captions = read_captions(args.captions.as_deref(), args.batch)?;
@@ -224,13 +236,53 @@ fn run(args: Args) -> Result<()> {
                 );
             }
             let out = Tensor::from_vec(rows.concat(), (args.batch, CONTEXT), &dev)?;
-            (timing, out, None)
+            (timing, out, vec![])
+        }
+        Work::Gemm => {
+            let mut t = load_inputs(args.inputs.as_deref(), &["a", "b"], &dev)?;
+            let (a, b) = (
+                t.remove("a").expect("checked"),
+                t.remove("b").expect("checked"),
+            );
+            let (timing, out) = time(args.warmup, args.iters, || {
+                Ok(clipneurons_kernels::linear(&a, &b, None)?)
+            })?;
+            (timing, out, vec![])
+        }
+        Work::Conv => {
+            let mut t = load_inputs(args.inputs.as_deref(), &["x", "w"], &dev)?;
+            let (x, w) = (
+                t.remove("x").expect("checked"),
+                t.remove("w").expect("checked"),
+            );
+            let (timing, out) = time(args.warmup, args.iters, || {
+                Ok(clipneurons_kernels::conv2d(&x, &w, 1, 1)?)
+            })?;
+            (timing, out, vec![])
+        }
+        Work::ConvGrad => {
+            let mut t = load_inputs(args.inputs.as_deref(), &["x", "w", "g"], &dev)?;
+            let x = Var::from_tensor(&t.remove("x").expect("checked"))?;
+            let w = Var::from_tensor(&t.remove("w").expect("checked"))?;
+            let g = t.remove("g").expect("checked");
+            let (timing, (dx, dw)) = time(args.warmup, args.iters, || {
+                let y = clipneurons_kernels::conv2d(x.as_tensor(), w.as_tensor(), 1, 1)?;
+                let grads = (y * &g)?.sum_all()?.backward()?;
+                let grad = |v: &Var| {
+                    grads
+                        .get(v)
+                        .cloned()
+                        .context("no gradient reached an operand")
+                };
+                Ok((grad(&x)?, grad(&w)?))
+            })?;
+            (timing, dx, vec![("dw", dw)])
         }
     };
 
     if let Some(path) = &args.save {
         let mut map = HashMap::from([("output".to_string(), output.clone())]);
-        if let Some((k, v)) = extra {
+        for (k, v) in extra {
             map.insert(k.to_string(), v);
         }
         candle_core::safetensors::save(&map, path)
@@ -420,6 +472,25 @@ fn load_pixels(path: Option<&Path>, batch: usize, size: usize, dev: &Device) -> 
             path.display()
         ),
     }
+}
+
+/// The named f32 tensors of a kernel workload's `--inputs` file.
+fn load_inputs(
+    path: Option<&Path>,
+    names: &[&str],
+    dev: &Device,
+) -> Result<HashMap<String, Tensor>> {
+    let path = path.context("--inputs FILE is required for the kernel workloads")?;
+    let mut all = candle_core::safetensors::load(path, dev)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let mut out = HashMap::new();
+    for &n in names {
+        let t = all
+            .remove(n)
+            .with_context(|| format!("{} has no `{n}` tensor", path.display()))?;
+        out.insert(n.to_string(), t.to_dtype(DType::F32)?.contiguous()?);
+    }
+    Ok(out)
 }
 
 fn read_captions(path: Option<&Path>, batch: usize) -> Result<Vec<String>> {

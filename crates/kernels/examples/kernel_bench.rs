@@ -3,6 +3,7 @@
 //! `cargo run --release -p clipneurons-kernels --example kernel_bench [-- quick] [full] [tuned]`
 //!
 //! * `quick`: 3 timed runs per case instead of 20 (10 for gradients); `full`: add RN50/RN50x4 layer shapes;
+//!   `builtin`: the 3×3 convolutions of the built-in model's training step (batch 128, 96 px, width 16);
 //! * `tuned`: call `tune_allocator()` first (speeds up candle's side as much as ours);
 //! * any other argument: only run cases whose label contains it.
 //!
@@ -33,7 +34,7 @@ fn rand(dims: &[usize], seed: u64) -> Result<Tensor> {
 fn selected(label: &str) -> bool {
     let filters: Vec<String> = std::env::args()
         .skip(1)
-        .filter(|a| !["quick", "full", "tuned"].contains(&a.as_str()))
+        .filter(|a| !["quick", "full", "tuned", "builtin"].contains(&a.as_str()))
         .collect();
     filters.is_empty() || filters.iter().any(|f| label.contains(f.as_str()))
 }
@@ -248,6 +249,22 @@ fn main() -> Result<()> {
         2048,
         it.div_ceil(2),
     )?;
+
+    if has("builtin") {
+        println!("-- built-in model training step: 3×3 convs, batch 128 --");
+        let train = |c: ConvCase| ConvCase { train: true, ..c };
+        for c in [
+            case("stem 3→8 s2 96² b128", [128, 3, 96, 96], 8, 3, 2),
+            case("stem 8→8 48² b128", [128, 8, 48, 48], 8, 3, 1),
+            case("stem 8→16 48² b128", [128, 8, 48, 48], 16, 3, 1),
+            case("layer1 16→16 24² b128", [128, 16, 24, 24], 16, 3, 1),
+            case("layer2 32→32 24² b128", [128, 32, 24, 24], 32, 3, 1),
+            case("layer3 64→64 12² b128", [128, 64, 12, 12], 64, 3, 1),
+            case("layer4 128→128 6² b128", [128, 128, 6, 6], 128, 3, 1),
+        ] {
+            conv_bench(&train(c), it.div_ceil(4))?;
+        }
+    }
 
     if has("full") {
         println!("-- RN50 / RN50x4 / ViT layer shapes --");

@@ -17,6 +17,7 @@
 
 mod attention;
 mod conv;
+mod dots;
 mod linear;
 mod par;
 mod pointwise;

@@ -124,6 +124,11 @@ fn cases() -> Vec<Case> {
     v.push(mk(9, 3, 5, 6, 7, 3, 1, 1));
     v.push(mk(8, 5, 4, 4, 6, 1, 1, 0));
     v.push(mk(10, 2, 6, 5, 3, 3, 2, 1));
+    // Weight gradients above the dot-product size (OC·IC·KH·KW > 1,152) with enough images for
+    // per-thread accumulators of dWᵀ: 3×3 stride 1 and 2, and pointwise.
+    v.push(mk(4, 16, 10, 9, 24, 3, 1, 1));
+    v.push(mk(5, 13, 9, 11, 20, 3, 2, 1));
+    v.push(mk(4, 40, 6, 5, 40, 1, 1, 0));
     // Patchify (kernel = stride, as in ViT's conv1), and stride 3 with padding.
     v.push(mk(2, 3, 8, 12, 5, 4, 4, 0));
     v.push(mk(1, 2, 10, 11, 3, 3, 3, 1));
