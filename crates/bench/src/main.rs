@@ -239,32 +239,22 @@ fn run(args: Args) -> Result<()> {
             (timing, out, vec![])
         }
         Work::Gemm => {
-            let mut t = load_inputs(args.inputs.as_deref(), &["a", "b"], &dev)?;
-            let (a, b) = (
-                t.remove("a").expect("checked"),
-                t.remove("b").expect("checked"),
-            );
+            let [a, b] = load_inputs(args.inputs.as_deref(), ["a", "b"], &dev)?;
             let (timing, out) = time(args.warmup, args.iters, || {
                 Ok(clipneurons_kernels::linear(&a, &b, None)?)
             })?;
             (timing, out, vec![])
         }
         Work::Conv => {
-            let mut t = load_inputs(args.inputs.as_deref(), &["x", "w"], &dev)?;
-            let (x, w) = (
-                t.remove("x").expect("checked"),
-                t.remove("w").expect("checked"),
-            );
+            let [x, w] = load_inputs(args.inputs.as_deref(), ["x", "w"], &dev)?;
             let (timing, out) = time(args.warmup, args.iters, || {
                 Ok(clipneurons_kernels::conv2d(&x, &w, 1, 1)?)
             })?;
             (timing, out, vec![])
         }
         Work::ConvGrad => {
-            let mut t = load_inputs(args.inputs.as_deref(), &["x", "w", "g"], &dev)?;
-            let x = Var::from_tensor(&t.remove("x").expect("checked"))?;
-            let w = Var::from_tensor(&t.remove("w").expect("checked"))?;
-            let g = t.remove("g").expect("checked");
+            let [x, w, g] = load_inputs(args.inputs.as_deref(), ["x", "w", "g"], &dev)?;
+            let (x, w) = (Var::from_tensor(&x)?, Var::from_tensor(&w)?);
             let (timing, (dx, dw)) = time(args.warmup, args.iters, || {
                 let y = clipneurons_kernels::conv2d(x.as_tensor(), w.as_tensor(), 1, 1)?;
                 let grads = (y * &g)?.sum_all()?.backward()?;
@@ -474,23 +464,23 @@ fn load_pixels(path: Option<&Path>, batch: usize, size: usize, dev: &Device) -> 
     }
 }
 
-/// The named f32 tensors of a kernel workload's `--inputs` file.
-fn load_inputs(
+/// The named f32 tensors of a kernel workload's `--inputs` file, in the order asked for.
+fn load_inputs<const N: usize>(
     path: Option<&Path>,
-    names: &[&str],
+    names: [&str; N],
     dev: &Device,
-) -> Result<HashMap<String, Tensor>> {
+) -> Result<[Tensor; N]> {
     let path = path.context("--inputs FILE is required for the kernel workloads")?;
     let mut all = candle_core::safetensors::load(path, dev)
         .with_context(|| format!("reading {}", path.display()))?;
-    let mut out = HashMap::new();
-    for &n in names {
+    let mut out = Vec::with_capacity(N);
+    for n in names {
         let t = all
             .remove(n)
             .with_context(|| format!("{} has no `{n}` tensor", path.display()))?;
-        out.insert(n.to_string(), t.to_dtype(DType::F32)?.contiguous()?);
+        out.push(t.to_dtype(DType::F32)?.contiguous()?);
     }
-    Ok(out)
+    Ok(out.try_into().expect("one tensor per name"))
 }
 
 fn read_captions(path: Option<&Path>, batch: usize) -> Result<Vec<String>> {

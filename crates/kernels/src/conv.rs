@@ -491,53 +491,61 @@ pub(crate) fn conv2d_bwd_weight(g: &ConvGeom, x: &[f32], dy: &[f32]) -> Vec<f32>
     }
     let p = plan(g, g.oc);
     let dots = g.oc * k <= DOT_MAX_ELEMENTS;
-    // Calls `f(rhs, ld)` with the band's im2col rows (K × nt, row stride `ld`): the image itself
-    // for pointwise convs, else the band built in this thread's scratch.
-    let with_cols = |b: usize, tile: usize, f: &mut dyn FnMut(&[f32], usize)| {
+    // Output rows oh0..oh1 of band `tile`, and its first output pixel and pixel count.
+    let band = |tile: usize| {
         let oh0 = tile * p.rows_per_tile;
         let oh1 = (oh0 + p.rows_per_tile).min(g.oh);
+        (oh0, oh1, oh0 * g.ow, (oh1 - oh0) * g.ow)
+    };
+    // Calls `f(cols, ld)` with the band's im2col rows (K × nt, row stride `ld`): the image itself
+    // for pointwise convs, else the band built in this thread's scratch.
+    let with_cols = |b: usize, tile: usize, f: &mut dyn FnMut(&[f32], usize)| {
+        let (oh0, oh1, c0, nt) = band(tile);
         let img = &x[b * g.in_img()..(b + 1) * g.in_img()];
         if g.is_pointwise() {
-            f(&img[oh0 * g.ow..], n);
+            f(&img[c0..], n);
         } else {
-            let nt = (oh1 - oh0) * g.ow;
             with_scratch(k * nt, |col| {
                 im2col(g, img, oh0, oh1, col);
                 f(col, nt);
             });
         }
     };
-    // Output pixels of band `tile`: (first column, count).
-    let band = |tile: usize| {
-        let oh0 = tile * p.rows_per_tile;
-        let oh1 = (oh0 + p.rows_per_tile).min(g.oh);
-        (oh0 * g.ow, (oh1 - oh0) * g.ow)
-    };
     // acc (rows m0..m1 of dW, row stride K) += dY_b[m0..m1, band] · col_bandᵀ.
     let accumulate = |acc: &mut [f32], b: usize, tile: usize, m0: usize, m1: usize| {
-        let (c0, nt) = band(tile);
-        let dy_band = &dy[b * g.out_img() + m0 * n + c0..];
+        let (_, _, c0, nt) = band(tile);
+        let dy_band = MatRef::rows(&dy[b * g.out_img() + m0 * n + c0..], n);
         with_cols(b, tile, &mut |cols, ld| {
             if dots {
-                dot_gemm(
-                    m1 - m0,
-                    k,
-                    nt,
-                    MatRef::rows(dy_band, n),
-                    MatRef::rows(cols, ld),
-                    acc,
-                    k,
-                );
+                dot_gemm(m1 - m0, k, nt, dy_band, MatRef::rows(cols, ld), acc, k);
             } else {
                 let rhs = MatRef::transposed(cols, ld); // nt × K
-                gemm(m1 - m0, k, nt, acc, k, true, MatRef::rows(dy_band, n), rhs);
+                gemm(m1 - m0, k, nt, acc, k, true, dy_band, rhs);
             }
+        });
+    };
+    // accᵀ (K × OC, the whole of dWᵀ) += col_band · dY_b[.., band]ᵀ.
+    let accumulate_transposed = |acc_t: &mut [f32], b: usize, tile: usize| {
+        let (_, _, c0, nt) = band(tile);
+        let dy_band = MatRef::transposed(&dy[b * g.out_img() + c0..], n); // nt × OC
+        with_cols(b, tile, &mut |cols, ld| {
+            gemm(
+                k,
+                g.oc,
+                nt,
+                acc_t,
+                g.oc,
+                true,
+                MatRef::rows(cols, ld),
+                dy_band,
+            );
         });
     };
     match p.split_m {
         None => {
             // Contiguous runs of (image, band) tasks, one private accumulator each, summed after;
-            // for GEMMs the accumulator is dWᵀ (K × OC).
+            // for GEMMs the accumulator is dWᵀ.
+            let transposed = !dots;
             let total = g.b * p.n_tiles;
             let groups = par::threads().min(total);
             let partials: Vec<Mutex<Vec<f32>>> = (0..groups).map(|_| Mutex::default()).collect();
@@ -545,38 +553,25 @@ pub(crate) fn conv2d_bwd_weight(g: &ConvGeom, x: &[f32], dy: &[f32]) -> Vec<f32>
                 let mut acc = vec![0.0f32; g.oc * k];
                 for t in gi * total / groups..(gi + 1) * total / groups {
                     let (b, tile) = (t / p.n_tiles, t % p.n_tiles);
-                    if dots {
+                    if transposed {
+                        accumulate_transposed(&mut acc, b, tile);
+                    } else {
                         accumulate(&mut acc, b, tile, 0, g.oc);
-                        continue;
                     }
-                    let (c0, nt) = band(tile);
-                    let dy_band = MatRef::transposed(&dy[b * g.out_img() + c0..], n); // nt × OC
-                    with_cols(b, tile, &mut |cols, ld| {
-                        gemm(
-                            k,
-                            g.oc,
-                            nt,
-                            &mut acc,
-                            g.oc,
-                            true,
-                            MatRef::rows(cols, ld),
-                            dy_band,
-                        );
-                    });
                 }
                 *partials[gi].lock().unwrap_or_else(|e| e.into_inner()) = acc;
             });
             for part in partials {
                 let part = part.into_inner().unwrap_or_else(|e| e.into_inner());
-                if dots {
-                    for (a, b) in dw.iter_mut().zip(&part) {
-                        *a += b;
-                    }
-                } else {
+                if transposed {
                     for (r, row) in part.chunks_exact(g.oc).enumerate() {
                         for (o, v) in row.iter().enumerate() {
                             dw[o * k + r] += v;
                         }
+                    }
+                } else {
+                    for (a, b) in dw.iter_mut().zip(&part) {
+                        *a += b;
                     }
                 }
             }

@@ -6,7 +6,7 @@
 //! packs both operands for every call; with 8 output rows and 27 columns most of each tile is
 //! padding and the packing copies cost more than the arithmetic (the stem convolutions of the
 //! built-in model reached 9–21 GFLOP/s that way). Here both operands are read in place, row by
-//! row along the inner dimension, and a block of `MR × NR` dot products shares every load; the
+//! row along the inner dimension, and a block of `R × S` dot products shares every load; the
 //! rows of one block fit in L1.
 
 use crate::sgemm::MatRef;
@@ -53,7 +53,8 @@ pub(crate) fn dot_gemm(
 type Block<const R: usize, const S: usize> =
     unsafe fn(&[*const f32; R], &[*const f32; S], usize) -> [[f32; S]; R];
 
-/// Walks the output in `R × S` blocks; rows past `m` or `n` read a zero row and are dropped.
+/// Walks the output in `R × S` blocks; a block reaching past row `m` or `n` reuses row 0 for the
+/// missing rows (valid memory, no allocation) and drops their sums.
 ///
 /// # Safety
 /// Rows `0..m` of `a` and `0..n` of `b` must hold `k` elements each and `c` must hold
@@ -69,23 +70,12 @@ unsafe fn blocks<const R: usize, const S: usize>(
     ldc: usize,
     block: Block<R, S>,
 ) {
-    let zeros = vec![0.0f32; k];
+    let row_ptr =
+        |v: MatRef<'_>, i: usize, len: usize| v.data[if i < len { i * v.rs } else { 0 }..].as_ptr();
     for i0 in (0..m).step_by(R) {
-        let ar: [*const f32; R] = std::array::from_fn(|r| {
-            if i0 + r < m {
-                a.data[(i0 + r) * a.rs..].as_ptr()
-            } else {
-                zeros.as_ptr()
-            }
-        });
+        let ar: [*const f32; R] = std::array::from_fn(|r| row_ptr(a, i0 + r, m));
         for j0 in (0..n).step_by(S) {
-            let br: [*const f32; S] = std::array::from_fn(|r| {
-                if j0 + r < n {
-                    b.data[(j0 + r) * b.rs..].as_ptr()
-                } else {
-                    zeros.as_ptr()
-                }
-            });
+            let br: [*const f32; S] = std::array::from_fn(|r| row_ptr(b, j0 + r, n));
             // SAFETY: every pointer starts a row of at least `k` readable elements (caller).
             let sums = unsafe { block(&ar, &br, k) };
             for (r, row) in sums.iter().enumerate().take(m - i0) {

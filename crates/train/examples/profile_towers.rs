@@ -1,6 +1,7 @@
 //! Where a training step's compute goes, at the default shape and batch (`BATCH` overrides it): forward +
-//! backward of each tower alone, and one whole optimisation step (model build, both towers, loss, backward, AdamW). Prints one JSON line
-//! of best-of-`REPS` milliseconds; `bash bench/train_step.sh` runs it beside the same step in PyTorch.
+//! backward of each tower alone, and one whole optimisation step (model build, both towers, loss, backward,
+//! AdamW). Prints one JSON line of best-of-`REPS` milliseconds; `bash bench/train_step.sh` runs it beside the
+//! same step in PyTorch.
 //! `PX=96 BATCH=128 REPS=3 cargo run --release -p clipneurons-train --example profile_towers`
 use clipneurons_model::Clip;
 use clipneurons_tokenizer::Tokenizer;
