@@ -107,17 +107,25 @@ fn eval(model: &ModelArg, opts: &EvalOptions, json: bool, out: Option<&Path>) ->
         a.images,
         a.object_rate * 100.0
     );
-    match &report.multimodality {
-        Some(mm) => println!(
-            "multimodal neurons ({}): {} of {} concepts ({:.1}%) have a neuron that ranks them first in ≥3 of 4 \
-             facets; {} distinct neurons",
-            mm.layer,
-            mm.multimodal,
-            mm.concepts,
-            mm.share * 100.0,
-            mm.distinct_neurons
+    for (mm, how) in [
+        (&report.multimodality, "neuron with the highest mean"),
+        (
+            &report.multimodality_standardised,
+            "neuron with the highest standardised mean",
         ),
-        None => println!("multimodal neurons: not measured (needs a ResNet image tower)"),
+    ] {
+        match mm {
+            Some(mm) => println!(
+                "multimodal neurons ({}, {how}): {} of {} concepts ({:.1}%) have a neuron that ranks them first \
+                 in ≥3 of 4 facets; {} distinct neurons",
+                mm.layer,
+                mm.multimodal,
+                mm.concepts,
+                mm.share * 100.0,
+                mm.distinct_neurons
+            ),
+            None => println!("multimodal neurons: not measured (needs a ResNet image tower)"),
+        }
     }
     Ok(())
 }

@@ -340,9 +340,13 @@ fn world_eval_reports_every_measure() {
         assert!(top1 >= 0.85, "{f}: {top1}");
     }
     assert_eq!(r["attack"]["images"], 16);
-    let mm = &r["multimodality"];
-    assert_eq!(mm["concepts"].as_u64(), Some(concepts));
-    assert_eq!(mm["per_concept"].as_array().unwrap().len() as u64, concepts);
+    for key in ["multimodality", "multimodality_standardised"] {
+        let mm = &r[key];
+        assert_eq!(mm["concepts"].as_u64(), Some(concepts));
+        assert_eq!(mm["per_concept"].as_array().unwrap().len() as u64, concepts);
+    }
+    assert_eq!(r["multimodality"]["choice"], "mean_activation");
+    assert_eq!(r["multimodality_standardised"]["choice"], "standardised");
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(saved, r);
 }

@@ -6,7 +6,10 @@
 //! - Typographic attacks: object photos with another concept's name pasted on; how often the written word wins.
 //! - Multimodality: for each concept, the neuron of the last block's pre-ReLU sum (`visual.layerL.N.add`, spatial
 //!   mean) with the highest mean activation over the concept's images; the concept counts as multimodal when that
-//!   neuron ranks the concept first among all concepts in at least 3 of the 4 facets.
+//!   neuron ranks the concept first among all concepts in at least 3 of the 4 facets. The choice of neuron
+//!   (raw mean) favours channels with a large offset in the residual stream, which then win for many concepts;
+//!   a second figure picks each concept's neuron by its mean in units of that neuron's own spread over the test
+//!   images (z-score) instead. The rank test per facet is the same in both (it compares one neuron's responses).
 
 use std::collections::BTreeMap;
 
@@ -83,9 +86,20 @@ pub struct ConceptNeuron {
     pub first_in: [bool; 4],
 }
 
+/// How each concept's neuron is chosen for the multimodality measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeuronChoice {
+    /// The definition: the highest mean activation over the concept's images.
+    MeanActivation,
+    /// The highest mean activation in standard deviations of that neuron over all test images, from its mean.
+    Standardised,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Multimodality {
     pub layer: String,
+    pub choice: NeuronChoice,
     /// Concepts whose neuron ranks them first in at least 3 of the 4 facets.
     pub multimodal: usize,
     pub concepts: usize,
@@ -111,6 +125,8 @@ pub struct EvalReport {
     pub attack: AttackResult,
     /// `None` for models without a ResNet image tower.
     pub multimodality: Option<Multimodality>,
+    /// The same measure with each concept's neuron chosen by its standardised mean ([`NeuronChoice`]).
+    pub multimodality_standardised: Option<Multimodality>,
 }
 
 /// The tap multimodality is measured at: the last block's pre-ReLU sum.
@@ -265,10 +281,18 @@ pub fn evaluate(
     }
     progress("classified the attack images");
 
-    let multimodality = match tap {
-        Some(layer) if !acts.is_empty() => Some(multimodality(&world, &jobs, &acts, layer)),
+    let names: Vec<(String, String)> = concepts
+        .iter()
+        .map(|c| (c.name.clone(), c.family.name().to_string()))
+        .collect();
+    let measure = |choice| match &tap {
+        Some(layer) if !acts.is_empty() => {
+            Some(multimodality(&names, &jobs, &acts, layer.clone(), choice))
+        }
         _ => None,
     };
+    let multimodality = measure(NeuronChoice::MeanActivation);
+    let multimodality_standardised = measure(NeuronChoice::Standardised);
     Ok(EvalReport {
         concepts: n,
         images: samples.len() + attack_samples.len(),
@@ -281,17 +305,20 @@ pub fn evaluate(
         word_associated,
         attack,
         multimodality,
+        multimodality_standardised,
     })
 }
 
-/// The multimodality share from per-image spatial means `acts[i][channel]` of the jobs `(concept, facet, k)`.
+/// The multimodality share from per-image spatial means `acts[i][channel]` of the jobs `(concept, facet, k)`;
+/// `concepts` are the (name, family) of every concept, by id.
 fn multimodality(
-    world: &World,
+    concepts: &[(String, String)],
     jobs: &[(usize, usize, usize)],
     acts: &[Vec<f32>],
     layer: String,
+    choice: NeuronChoice,
 ) -> Multimodality {
-    let n = world.concepts().len();
+    let n = concepts.len();
     let channels = acts[0].len();
     let nf = EVAL_FACETS.len();
     // mean[c][f][ch]
@@ -304,6 +331,26 @@ fn multimodality(
         count[c][f] += 1;
     }
     let mean = |c: usize, f: usize, ch: usize| sum[c][f][ch] / count[c][f].max(1) as f64;
+    // Each channel's mean and standard deviation over all images (for the standardised choice).
+    let images = acts.len().max(1) as f64;
+    let stats: Vec<(f64, f64)> = (0..channels)
+        .map(|ch| {
+            let mu = acts.iter().map(|a| a[ch] as f64).sum::<f64>() / images;
+            let var = acts
+                .iter()
+                .map(|a| (a[ch] as f64 - mu).powi(2))
+                .sum::<f64>()
+                / images;
+            (mu, var.sqrt().max(1e-12))
+        })
+        .collect();
+    let score = |c: usize, ch: usize| {
+        let total: f64 = (0..nf).map(|f| mean(c, f, ch)).sum();
+        match choice {
+            NeuronChoice::MeanActivation => total,
+            NeuronChoice::Standardised => (total - nf as f64 * stats[ch].0) / stats[ch].1,
+        }
+    };
     let argmax = |vals: &mut dyn Iterator<Item = (usize, f64)>| {
         vals.fold(
             (0, f64::NEG_INFINITY),
@@ -313,16 +360,14 @@ fn multimodality(
     };
     let mut per_concept = Vec::with_capacity(n);
     for c in 0..n {
-        let neuron =
-            argmax(&mut (0..channels).map(|ch| (ch, (0..nf).map(|f| mean(c, f, ch)).sum())));
+        let neuron = argmax(&mut (0..channels).map(|ch| (ch, score(c, ch))));
         let mut first_in = [false; 4];
         for (f, first) in first_in.iter_mut().enumerate() {
             *first = argmax(&mut (0..n).map(|k| (k, mean(k, f, neuron)))) == c;
         }
-        let concept = &world.concepts()[c];
         per_concept.push(ConceptNeuron {
-            concept: concept.name.clone(),
-            family: concept.family.name().to_string(),
+            concept: concepts[c].0.clone(),
+            family: concepts[c].1.clone(),
             neuron,
             first_in,
         });
@@ -335,10 +380,74 @@ fn multimodality(
         per_concept.iter().map(|p| p.neuron).collect();
     Multimodality {
         layer,
+        choice,
         multimodal,
         concepts: n,
         share: multimodal as f64 / n.max(1) as f64,
         distinct_neurons: distinct.len(),
         per_concept,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two concepts, one image per facet, three channels: channel 0 has a large offset and responds to nothing,
+    /// channel 1 responds to concept 0 in every facet but the word (there to concept 1), channel 2 to concept 1 in two facets only.
+    fn fixture() -> (
+        Vec<(String, String)>,
+        Vec<(usize, usize, usize)>,
+        Vec<Vec<f32>>,
+    ) {
+        let concepts = vec![
+            ("a".to_string(), "f".to_string()),
+            ("b".to_string(), "f".to_string()),
+        ];
+        let mut jobs = Vec::new();
+        let mut acts = Vec::new();
+        for c in 0..2 {
+            for f in 0..4 {
+                jobs.push((c, f, 0));
+                let sel1 = match (c, f) {
+                    (0, 0..=2) => 2.0,
+                    (1, 3) => 1.0,
+                    _ => 0.0,
+                };
+                let sel2 = if c == 1 && f < 2 { 1.0 } else { 0.0 };
+                // Channel 0: offset 10, a small wobble that favours neither concept consistently.
+                let wobble = if (c + f) % 2 == 0 { 0.1 } else { -0.1 };
+                acts.push(vec![10.0 + wobble, sel1, sel2]);
+            }
+        }
+        (concepts, jobs, acts)
+    }
+
+    #[test]
+    fn raw_mean_picks_the_offset_channel_standardised_the_selective_one() {
+        let (concepts, jobs, acts) = fixture();
+        let raw = multimodality(
+            &concepts,
+            &jobs,
+            &acts,
+            "t".into(),
+            NeuronChoice::MeanActivation,
+        );
+        assert_eq!(raw.per_concept[0].neuron, 0);
+        assert_eq!(raw.per_concept[1].neuron, 0);
+        assert_eq!(raw.distinct_neurons, 1);
+        let z = multimodality(
+            &concepts,
+            &jobs,
+            &acts,
+            "t".into(),
+            NeuronChoice::Standardised,
+        );
+        assert_eq!(z.per_concept[0].neuron, 1);
+        assert_eq!(z.per_concept[0].first_in, [true, true, true, false]);
+        assert_eq!(z.per_concept[1].neuron, 2);
+        // Concept 1's neuron wins in two facets only: not multimodal.
+        assert_eq!(z.multimodal, 1);
+        assert_eq!(z.distinct_neurons, 2);
     }
 }
