@@ -359,15 +359,15 @@ fn multimodality(
         .0
     };
     let mut per_concept = Vec::with_capacity(n);
-    for c in 0..n {
+    for (c, (name, family)) in concepts.iter().enumerate() {
         let neuron = argmax(&mut (0..channels).map(|ch| (ch, score(c, ch))));
         let mut first_in = [false; 4];
         for (f, first) in first_in.iter_mut().enumerate() {
             *first = argmax(&mut (0..n).map(|k| (k, mean(k, f, neuron)))) == c;
         }
         per_concept.push(ConceptNeuron {
-            concept: concepts[c].0.clone(),
-            family: concepts[c].1.clone(),
+            concept: name.clone(),
+            family: family.clone(),
             neuron,
             first_in,
         });
