@@ -395,11 +395,14 @@ mod tests {
 
     /// Two concepts, one image per facet, three channels: channel 0 has a large offset and responds to nothing,
     /// channel 1 responds to concept 0 in every facet but the word (there to concept 1), channel 2 to concept 1 in two facets only.
-    fn fixture() -> (
+    /// (name, family) per concept, the jobs, and each job's activations.
+    type Fixture = (
         Vec<(String, String)>,
         Vec<(usize, usize, usize)>,
         Vec<Vec<f32>>,
-    ) {
+    );
+
+    fn fixture() -> Fixture {
         let concepts = vec![
             ("a".to_string(), "f".to_string()),
             ("b".to_string(), "f".to_string()),
