@@ -117,12 +117,13 @@ fn eval(model: &ModelArg, opts: &EvalOptions, json: bool, out: Option<&Path>) ->
         match mm {
             Some(mm) => println!(
                 "multimodal neurons ({}, {how}): {} of {} concepts ({:.1}%) have a neuron that ranks them first \
-                 in ≥3 of 4 facets; {} distinct neurons",
+                 in ≥3 of 4 facets; {} distinct neurons; {} concepts have some neuron that does",
                 mm.layer,
                 mm.multimodal,
                 mm.concepts,
                 mm.share * 100.0,
-                mm.distinct_neurons
+                mm.distinct_neurons,
+                mm.with_some_multimodal_neuron
             ),
             None => println!("multimodal neurons: not measured (needs a ResNet image tower)"),
         }

@@ -106,6 +106,9 @@ pub struct Multimodality {
     pub share: f64,
     /// Distinct neurons among the concepts' best neurons (a neuron can be the best for several concepts).
     pub distinct_neurons: usize,
+    /// Concepts that some neuron (any of them, not only the chosen one) ranks first in at least 3 facets: an upper
+    /// bound on `multimodal` for any way of choosing neurons, and optimistic (the best of all neurons is taken).
+    pub with_some_multimodal_neuron: usize,
     pub per_concept: Vec<ConceptNeuron>,
 }
 
@@ -378,6 +381,18 @@ fn multimodality(
         .count();
     let distinct: std::collections::BTreeSet<usize> =
         per_concept.iter().map(|p| p.neuron).collect();
+    // Each neuron's top concept per facet; a concept has a multimodal neuron if one neuron tops it in ≥ 3 facets.
+    let mut has_neuron = vec![false; n];
+    for ch in 0..channels {
+        let tops: Vec<usize> = (0..nf)
+            .map(|f| argmax(&mut (0..n).map(|k| (k, mean(k, f, ch)))))
+            .collect();
+        for &c in &tops {
+            if tops.iter().filter(|&&t| t == c).count() >= 3 {
+                has_neuron[c] = true;
+            }
+        }
+    }
     Multimodality {
         layer,
         choice,
@@ -385,6 +400,7 @@ fn multimodality(
         concepts: n,
         share: multimodal as f64 / n.max(1) as f64,
         distinct_neurons: distinct.len(),
+        with_some_multimodal_neuron: has_neuron.iter().filter(|&&b| b).count(),
         per_concept,
     }
 }
@@ -452,5 +468,8 @@ mod tests {
         // Concept 1's neuron wins in two facets only: not multimodal.
         assert_eq!(z.multimodal, 1);
         assert_eq!(z.distinct_neurons, 2);
+        // Channel 1 tops concept 0 in three facets; no channel tops concept 1 in three.
+        assert_eq!(raw.with_some_multimodal_neuron, 1);
+        assert_eq!(z.with_some_multimodal_neuron, 1);
     }
 }
