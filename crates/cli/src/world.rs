@@ -82,6 +82,11 @@ fn eval(model: &ModelArg, opts: &EvalOptions, json: bool, out: Option<&Path>) ->
     println!("  {:<22} {}", "word: own name", pct(&report.word_name));
     println!(
         "  {:<22} {}",
+        "word: own name, top-5",
+        pct(&report.word_name_top5)
+    );
+    println!(
+        "  {:<22} {}",
         "word: associated word",
         pct(&report.word_associated)
     );

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use candle_core::{Device, Tensor, D};
+use candle_core::{Device, Tensor};
 use clipneurons_model::{Clip, VisionConfig};
 use clipneurons_world::{fonts, Facet, Sample, Split, World};
 use rayon::prelude::*;
@@ -124,6 +124,9 @@ pub struct EvalReport {
     pub held_out_drawing: Accuracy,
     /// Word images split by what is written: the concept's own name, or one of its associated words.
     pub word_name: Accuracy,
+    /// The same images counted correct when the concept is among the 5 best (`top1` holds that share): how
+    /// close the misreadings are.
+    pub word_name_top5: Accuracy,
     pub word_associated: Accuracy,
     pub attack: AttackResult,
     /// `None` for models without a ResNet image tower.
@@ -153,17 +156,20 @@ fn concept_text_features(model: &Clip, world: &World, template: &str) -> Result<
     )?)
 }
 
-/// Renders samples in parallel and runs them through the model in batches: top-1 concept per image and, if
-/// `tap` is given, the tap's spatial mean per image (`[N, C]` rows).
+/// How many of the best-scoring concepts `classify` returns per image (for top-k accuracies).
+const TOP_K: usize = 5;
+
+/// Renders samples in parallel and runs them through the model in batches: the `TOP_K` best concepts per image,
+/// best first, and, if `tap` is given, the tap's spatial mean per image (`[N, C]` rows).
 fn classify(
     model: &Clip,
     text: &Tensor,
     samples: &[Sample],
     batch: usize,
     tap: Option<&str>,
-) -> Result<(Vec<usize>, Vec<Vec<f32>>)> {
+) -> Result<(Vec<Vec<usize>>, Vec<Vec<f32>>)> {
     let size = model.image_size();
-    let mut top1 = Vec::with_capacity(samples.len());
+    let mut ranked = Vec::with_capacity(samples.len());
     let mut acts = Vec::new();
     for chunk in samples.chunks(batch.max(1)) {
         let pixels: Vec<f32> = chunk
@@ -183,13 +189,18 @@ fn classify(
             }
             None => model.encode_image(&pixels)?,
         };
-        let best = clipneurons_model::l2_normalize(&features)?
+        let scores = clipneurons_model::l2_normalize(&features)?
             .matmul(&text.t()?)?
-            .argmax(D::Minus1)?
-            .to_vec1::<u32>()?;
-        top1.extend(best.into_iter().map(|b| b as usize));
+            .to_vec2::<f32>()?;
+        for row in scores {
+            let mut order: Vec<usize> = (0..row.len()).collect();
+            // Stable, so ties keep the lower index first, as argmax did.
+            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+            order.truncate(TOP_K);
+            ranked.push(order);
+        }
     }
-    Ok((top1, acts))
+    Ok((ranked, acts))
 }
 
 /// Runs the whole evaluation. `progress(done, total)` is called after each stage.
@@ -224,7 +235,7 @@ pub fn evaluate(
         })
         .collect();
     progress(&format!("rendered {} test images", samples.len()));
-    let (top1, acts) = classify(model, &text, &samples, opts.batch, tap.as_deref())?;
+    let (ranked, acts) = classify(model, &text, &samples, opts.batch, tap.as_deref())?;
     progress("classified the test images");
 
     let held_out_faces: Vec<&str> = fonts::held_out_faces()
@@ -235,8 +246,9 @@ pub fn evaluate(
     let mut families: BTreeMap<String, Accuracy> = BTreeMap::new();
     let (mut held_font, mut held_drawing) = (Accuracy::default(), Accuracy::default());
     let (mut word_name, mut word_associated) = (Accuracy::default(), Accuracy::default());
-    for (((c, f, _), s), &pred) in jobs.iter().zip(&samples).zip(&top1) {
-        let ok = pred == *c;
+    let mut word_name_top5 = Accuracy::default();
+    for (((c, f, _), s), best) in jobs.iter().zip(&samples).zip(&ranked) {
+        let ok = best[0] == *c;
         let facet = EVAL_FACETS[*f];
         facets.entry(facet.name().into()).or_default().add(ok);
         families.entry(s.family.clone()).or_default().add(ok);
@@ -250,6 +262,7 @@ pub fn evaluate(
         if facet == Facet::Word {
             if s.words.iter().any(|w| *w == concepts[*c].name) {
                 word_name.add(ok);
+                word_name_top5.add(best.contains(c));
             } else {
                 word_associated.add(ok);
             }
@@ -265,12 +278,13 @@ pub fn evaluate(
         .into_par_iter()
         .map(|i| world.sample(Split::Attack, i, opts.seed))
         .collect();
-    let (attack_top1, _) = classify(model, &text, &attack_samples, opts.batch, None)?;
+    let (attack_ranked, _) = classify(model, &text, &attack_samples, opts.batch, None)?;
     let mut attack = AttackResult {
         images: attack_samples.len(),
         ..Default::default()
     };
-    for (s, &pred) in attack_samples.iter().zip(&attack_top1) {
+    for (s, best) in attack_samples.iter().zip(&attack_ranked) {
+        let pred = best[0];
         let word = s
             .attack_word
             .as_deref()
@@ -305,6 +319,7 @@ pub fn evaluate(
         held_out_font: held_font,
         held_out_drawing: held_drawing,
         word_name,
+        word_name_top5,
         word_associated,
         attack,
         multimodality,
