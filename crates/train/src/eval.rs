@@ -159,6 +159,12 @@ fn concept_text_features(model: &Clip, world: &World, template: &str) -> Result<
 /// How many of the best-scoring concepts `classify` returns per image (for top-k accuracies).
 const TOP_K: usize = 5;
 
+/// What `classify` returns: per image, the `TOP_K` best concepts (best first) and the tap's spatial means.
+struct Classified {
+    ranked: Vec<Vec<usize>>,
+    acts: Vec<Vec<f32>>,
+}
+
 /// Renders samples in parallel and runs them through the model in batches: the `TOP_K` best concepts per image,
 /// best first, and, if `tap` is given, the tap's spatial mean per image (`[N, C]` rows).
 fn classify(
@@ -167,7 +173,7 @@ fn classify(
     samples: &[Sample],
     batch: usize,
     tap: Option<&str>,
-) -> Result<(Vec<Vec<usize>>, Vec<Vec<f32>>)> {
+) -> Result<Classified> {
     let size = model.image_size();
     let mut ranked = Vec::with_capacity(samples.len());
     let mut acts = Vec::new();
@@ -200,7 +206,7 @@ fn classify(
             ranked.push(order);
         }
     }
-    Ok((ranked, acts))
+    Ok(Classified { ranked, acts })
 }
 
 /// Runs the whole evaluation. `progress(done, total)` is called after each stage.
@@ -235,7 +241,7 @@ pub fn evaluate(
         })
         .collect();
     progress(&format!("rendered {} test images", samples.len()));
-    let (ranked, acts) = classify(model, &text, &samples, opts.batch, tap.as_deref())?;
+    let Classified { ranked, acts } = classify(model, &text, &samples, opts.batch, tap.as_deref())?;
     progress("classified the test images");
 
     let held_out_faces: Vec<&str> = fonts::held_out_faces()
@@ -278,7 +284,7 @@ pub fn evaluate(
         .into_par_iter()
         .map(|i| world.sample(Split::Attack, i, opts.seed))
         .collect();
-    let (attack_ranked, _) = classify(model, &text, &attack_samples, opts.batch, None)?;
+    let attack_ranked = classify(model, &text, &attack_samples, opts.batch, None)?.ranked;
     let mut attack = AttackResult {
         images: attack_samples.len(),
         ..Default::default()
