@@ -4,7 +4,8 @@
 //!   output rows at a time, so it stays in cache) and 1×1 stride-1 convs use the input directly;
 //! * input gradient, stride 1: a forward convolution of the output gradient with the flipped,
 //!   transposed kernel (so it reuses the forward path and parallelises the same way);
-//! * input gradient, other strides: `dcol = Wᵀ · dY` followed by a col2im scatter-add;
+//! * input gradient, other strides, or fewer output pixels in the batch than output channels:
+//!   `dcol = Wᵀ · dY` followed by a col2im scatter-add;
 //! * weight gradient: `dW = Σ_b dY_b · col_bᵀ`, with one accumulator per worker, then summed.
 //!
 //! Parallel tasks are (image, row band) pairs with single-threaded GEMMs; when a batch has too
@@ -376,7 +377,12 @@ fn conv2d_fwd_view(g: &ConvGeom, x: &[f32], wt: MatRef<'_>) -> Vec<f32> {
 
 /// Input gradient: returns `dx` (`[B, IC, H, W]`) given `dy` (`[B, OC, OH, OW]`, contiguous).
 pub(crate) fn conv2d_bwd_input(g: &ConvGeom, dy: &[f32], wt: &[f32]) -> Vec<f32> {
-    if g.stride == 1 && g.pad < g.kh && g.kh == g.kw {
+    // The adjoint convolution needs a flipped copy of the whole weight; when the batch's output
+    // pixels are fewer than the output channels (batch-1 gradients through late stages: RN50x4's
+    // 640→640 3×3 on 9×9), that copy outweighs the im2col-sized scatter of the `Wᵀ · dY` path,
+    // which reads the weight in place.
+    let small_maps = g.b * g.out_hw() < g.oc;
+    if g.stride == 1 && g.pad < g.kh && g.kh == g.kw && !small_maps {
         // dx = conv(dy, W'), W'[c, o, ky, kx] = W[o, c, KH−1−ky, KW−1−kx], padding KH−1−pad:
         // stride 1 makes the adjoint itself a plain convolution with output size exactly H×W.
         let kk = g.kh;

@@ -113,6 +113,10 @@ fn cases() -> Vec<Case> {
     v.push(mk(1, 3, 10, 10, 8, 3, 2, 1));
     v.push(mk(1, 5, 4, 3, 70, 3, 1, 1));
     v.push(mk(1, 8, 2, 2, 33, 1, 1, 0));
+    // Fewer output pixels than output channels at stride 1: the input gradient takes the col2im
+    // path instead of the flipped-kernel convolution (with and without padding).
+    v.push(mk(1, 6, 3, 3, 16, 3, 1, 0));
+    v.push(mk(2, 7, 3, 4, 40, 3, 1, 1));
     v.push(mk(2, 4, 12, 11, 6, 1, 2, 0));
     // Wide rows with several tiles per image, and a 7×7 kernel on a wide row.
     v.push(mk(2, 5, 6, 23, 7, 3, 1, 1));
