@@ -112,15 +112,19 @@ fn eval(model: &ModelArg, opts: &EvalOptions, json: bool, out: Option<&Path>) ->
         a.images,
         a.object_rate * 100.0
     );
-    for (mm, how) in [
+    if report.multimodality.is_none() {
+        println!("multimodal neurons: not measured (needs a ResNet image tower)");
+    }
+    let measures = [
         (&report.multimodality, "neuron with the highest mean"),
         (
             &report.multimodality_standardised,
             "neuron with the highest standardised mean",
         ),
-    ] {
-        match mm {
-            Some(mm) => println!(
+    ];
+    for (mm, how) in measures {
+        if let Some(mm) = mm {
+            println!(
                 "multimodal neurons ({}, {how}): {} of {} concepts ({:.1}%) have a neuron that ranks them first \
                  in ≥3 of 4 facets; {} distinct neurons; {} concepts have some neuron that does",
                 mm.layer,
@@ -129,8 +133,7 @@ fn eval(model: &ModelArg, opts: &EvalOptions, json: bool, out: Option<&Path>) ->
                 mm.share * 100.0,
                 mm.distinct_neurons,
                 mm.with_some_multimodal_neuron
-            ),
-            None => println!("multimodal neurons: not measured (needs a ResNet image tower)"),
+            );
         }
     }
     Ok(())

@@ -308,14 +308,13 @@ pub fn evaluate(
         .iter()
         .map(|c| (c.name.clone(), c.family.name().to_string()))
         .collect();
-    let measure = |choice| match &tap {
+    let (multimodality, multimodality_standardised) = match &tap {
         Some(layer) if !acts.is_empty() => {
-            Some(multimodality(&names, &jobs, &acts, layer.clone(), choice))
+            let [raw, standardised] = multimodality(&names, &jobs, &acts, layer);
+            (Some(raw), Some(standardised))
         }
-        _ => None,
+        _ => (None, None),
     };
-    let multimodality = measure(NeuronChoice::MeanActivation);
-    let multimodality_standardised = measure(NeuronChoice::Standardised);
     Ok(EvalReport {
         concepts: n,
         images: samples.len() + attack_samples.len(),
@@ -333,15 +332,15 @@ pub fn evaluate(
     })
 }
 
-/// The multimodality share from per-image spatial means `acts[i][channel]` of the jobs `(concept, facet, k)`;
-/// `concepts` are the (name, family) of every concept, by id.
+/// The multimodality measure for each [`NeuronChoice`] (raw mean, standardised) from per-image spatial means
+/// `acts[i][channel]` of the jobs `(concept, facet, k)`; `concepts` are the (name, family) of every concept, by id.
+/// The per-facet means, channel spreads and the choice-free bound are computed once for both.
 fn multimodality(
     concepts: &[(String, String)],
     jobs: &[(usize, usize, usize)],
     acts: &[Vec<f32>],
-    layer: String,
-    choice: NeuronChoice,
-) -> Multimodality {
+    layer: &str,
+) -> [Multimodality; 2] {
     let n = concepts.len();
     let channels = acts[0].len();
     let nf = EVAL_FACETS.len();
@@ -368,7 +367,7 @@ fn multimodality(
             (mu, var.sqrt().max(1e-12))
         })
         .collect();
-    let score = |c: usize, ch: usize| {
+    let score = |choice: NeuronChoice, c: usize, ch: usize| {
         let total: f64 = (0..nf).map(|f| mean(c, f, ch)).sum();
         match choice {
             NeuronChoice::MeanActivation => total,
@@ -382,26 +381,6 @@ fn multimodality(
         )
         .0
     };
-    let mut per_concept = Vec::with_capacity(n);
-    for (c, (name, family)) in concepts.iter().enumerate() {
-        let neuron = argmax(&mut (0..channels).map(|ch| (ch, score(c, ch))));
-        let mut first_in = [false; 4];
-        for (f, first) in first_in.iter_mut().enumerate() {
-            *first = argmax(&mut (0..n).map(|k| (k, mean(k, f, neuron)))) == c;
-        }
-        per_concept.push(ConceptNeuron {
-            concept: name.clone(),
-            family: family.clone(),
-            neuron,
-            first_in,
-        });
-    }
-    let multimodal = per_concept
-        .iter()
-        .filter(|p| p.first_in.iter().filter(|&&b| b).count() >= 3)
-        .count();
-    let distinct: std::collections::BTreeSet<usize> =
-        per_concept.iter().map(|p| p.neuron).collect();
     // Each neuron's top concept per facet; a concept has a multimodal neuron if one neuron tops it in ≥ 3 facets.
     let mut has_neuron = vec![false; n];
     for ch in 0..channels {
@@ -414,24 +393,49 @@ fn multimodality(
             }
         }
     }
-    Multimodality {
-        layer,
-        choice,
-        multimodal,
-        concepts: n,
-        share: multimodal as f64 / n.max(1) as f64,
-        distinct_neurons: distinct.len(),
-        with_some_multimodal_neuron: has_neuron.iter().filter(|&&b| b).count(),
-        per_concept,
-    }
+    let with_some_multimodal_neuron = has_neuron.iter().filter(|&&b| b).count();
+    let measure = |choice: NeuronChoice| {
+        let mut per_concept = Vec::with_capacity(n);
+        for (c, (name, family)) in concepts.iter().enumerate() {
+            let neuron = argmax(&mut (0..channels).map(|ch| (ch, score(choice, c, ch))));
+            let mut first_in = [false; 4];
+            for (f, first) in first_in.iter_mut().enumerate() {
+                *first = argmax(&mut (0..n).map(|k| (k, mean(k, f, neuron)))) == c;
+            }
+            per_concept.push(ConceptNeuron {
+                concept: name.clone(),
+                family: family.clone(),
+                neuron,
+                first_in,
+            });
+        }
+        let multimodal = per_concept
+            .iter()
+            .filter(|p| p.first_in.iter().filter(|&&b| b).count() >= 3)
+            .count();
+        let distinct: std::collections::BTreeSet<usize> =
+            per_concept.iter().map(|p| p.neuron).collect();
+        Multimodality {
+            layer: layer.to_string(),
+            choice,
+            multimodal,
+            concepts: n,
+            share: multimodal as f64 / n.max(1) as f64,
+            distinct_neurons: distinct.len(),
+            with_some_multimodal_neuron,
+            per_concept,
+        }
+    };
+    [
+        measure(NeuronChoice::MeanActivation),
+        measure(NeuronChoice::Standardised),
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Two concepts, one image per facet, three channels: channel 0 has a large offset and responds to nothing,
-    /// channel 1 responds to concept 0 in every facet but the word (there to concept 1), channel 2 to concept 1 in two facets only.
     /// (name, family) per concept, the jobs, and each job's activations.
     type Fixture = (
         Vec<(String, String)>,
@@ -439,6 +443,9 @@ mod tests {
         Vec<Vec<f32>>,
     );
 
+    /// Two concepts, one image per facet, three channels: channel 0 has a large offset and responds to nothing,
+    /// channel 1 responds to concept 0 in every facet but the word (there to concept 1), channel 2 to concept 1
+    /// in two facets only.
     fn fixture() -> Fixture {
         let concepts = vec![
             ("a".to_string(), "f".to_string()),
@@ -466,23 +473,12 @@ mod tests {
     #[test]
     fn raw_mean_picks_the_offset_channel_standardised_the_selective_one() {
         let (concepts, jobs, acts) = fixture();
-        let raw = multimodality(
-            &concepts,
-            &jobs,
-            &acts,
-            "t".into(),
-            NeuronChoice::MeanActivation,
-        );
+        let [raw, z] = multimodality(&concepts, &jobs, &acts, "t");
+        assert_eq!(raw.choice, NeuronChoice::MeanActivation);
+        assert_eq!(z.choice, NeuronChoice::Standardised);
         assert_eq!(raw.per_concept[0].neuron, 0);
         assert_eq!(raw.per_concept[1].neuron, 0);
         assert_eq!(raw.distinct_neurons, 1);
-        let z = multimodality(
-            &concepts,
-            &jobs,
-            &acts,
-            "t".into(),
-            NeuronChoice::Standardised,
-        );
         assert_eq!(z.per_concept[0].neuron, 1);
         assert_eq!(z.per_concept[0].first_in, [true, true, true, false]);
         assert_eq!(z.per_concept[1].neuron, 2);
