@@ -1,8 +1,8 @@
-//! Where a training step's compute goes, at the default shape and batch (`BATCH` overrides it): forward +
-//! backward of each tower alone, and one whole optimisation step (model build, both towers, loss, backward,
-//! AdamW). Prints one JSON line of best-of-`REPS` milliseconds; `bash bench/train_step.sh` runs it beside the
-//! same step in PyTorch.
-//! `PX=96 BATCH=128 REPS=3 cargo run --release -p clipneurons-train --example profile_towers`
+//! Where a training step's compute goes, at the default shape and batch (`PX`, `WIDTH`, `BATCH` override them):
+//! forward + backward of each tower alone, and one whole optimisation step (model build, both towers, loss,
+//! backward, AdamW). Prints one JSON line of best-of-`REPS` milliseconds; `bash bench/train_step.sh` runs it
+//! beside the same step in PyTorch.
+//! `PX=96 WIDTH=16 BATCH=128 REPS=3 cargo run --release -p clipneurons-train --example profile_towers`
 use clipneurons_model::Clip;
 use clipneurons_tokenizer::Tokenizer;
 use clipneurons_train::data::render_batch;
@@ -21,6 +21,7 @@ fn main() {
     clipneurons_kernels::tune_allocator();
     let mut cfg = TrainConfig::default();
     cfg.model.image_size = env("PX", 96);
+    cfg.model.width = env("WIDTH", cfg.model.width);
     cfg.batch = env("BATCH", cfg.batch);
     let reps = env("REPS", 3);
     let mut tr = Trainer::new(cfg).unwrap();
