@@ -330,7 +330,7 @@ pub struct TrainArgs {
     /// ResNet width (the last stage has 32x as many channels) [default: 16].
     #[arg(long)]
     pub width: Option<usize>,
-    /// Peak learning rate [default: 0.001].
+    /// Peak learning rate [default: 0.002].
     #[arg(long)]
     pub lr: Option<f64>,
     /// Warm-up steps [default: 250, at most 5% of --steps].

@@ -10,6 +10,10 @@ use clipneurons_viz::param::Kind;
 use clipneurons_viz::render::{normalise, render, RenderOptions};
 use clipneurons_viz::transform::Transforms;
 
+/// The first neuron `clipneurons report` lists on the built-in model ("mesaland": its label among its top images in
+/// the drawing, photo and word facets), so its visualisation has more than one facet to move between.
+const NEURON: usize = 219;
+
 fn model() -> Clip {
     Clip::from_state_dict(&clipneurons_builtin::checkpoint().unwrap().tensors).unwrap()
 }
@@ -51,7 +55,7 @@ fn facet_score(m: &Clip, p: &FacetProbes, facet: &str, img: &image::RgbImage) ->
 fn facet_strength_moves_the_image_towards_the_facet() {
     let m = model();
     let p = probes(&m);
-    let neuron = 158;
+    let neuron = NEURON;
     let plain = render(&m, &options(&m, neuron, None), |_, _| {}).unwrap();
     for facet in ["drawing", "text", "photo", "icon"] {
         let term = FacetTerm {
@@ -98,7 +102,7 @@ fn facet_term_gradient_matches_finite_differences() {
     let rec = m
         .record(Some(&normalise(x.as_tensor()).unwrap()), None, &layers)
         .unwrap();
-    let obj = Objective::Channel(158).value(&rec[1].1).unwrap();
+    let obj = Objective::Channel(NEURON).value(&rec[1].1).unwrap();
     let grads = candle_core::backprop::with_all_grads_kept(|| obj.backward()).unwrap();
     let g_fixed = grads
         .get(&rec[0].1)
@@ -149,7 +153,7 @@ fn facet_term_gradient_matches_finite_differences() {
 fn attribution_diversity_spreads_the_attributions() {
     let m = model();
     let layer = clipneurons_viz::facet::default_layers(&m)[0].clone();
-    let neuron = 158;
+    let neuron = NEURON;
     let attribution_spread = |imgs: &[image::RgbImage]| {
         let s = m.image_size();
         let px: Vec<Tensor> = imgs
