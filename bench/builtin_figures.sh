@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-measures every figure of the README and docs/BENCHMARKS.md that depends on the built-in model's weights (run it
 # after replacing crates/builtin/weights/builtin.safetensors and retraining facets.safetensors). Writes JSON, text
-# and PNGs into OUT (default: builtin-figures/) and prints a summary; ~4 minutes on 2 cores after the build.
+# and PNGs into OUT (default: builtin-figures/) and prints a summary; ~7.5 minutes on 2 cores after the build.
 # Needs python3 (standard library only) to read the JSON.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,8 +10,7 @@ cargo build --release -p clipneurons --manifest-path "$root/Cargo.toml" >&2
 B="${CARGO_TARGET_DIR:-$root/target}/release/clipneurons"
 cd "$out"
 $B info > info.txt
-$B world eval --json --out eval.json > /dev/null 2>&1
-$B world eval > eval.txt 2>&1
+$B world eval --out eval.json > eval.txt 2>&1
 $B report --out report > report.txt 2>&1
 $B words --all --out report > words-all.txt 2>&1
 # Typographic attacks: every concept name as a paper label, then the best five and the best three object words.

@@ -33,6 +33,13 @@ fn visualise(m: &Clip, objective: Objective, seed: u64, steps: usize) -> image::
     render(m, &opts, |_, _| {}).unwrap().images.remove(0)
 }
 
+/// Index of the largest value.
+fn argmax(v: &[f32]) -> usize {
+    (0..v.len())
+        .max_by(|&a, &b| v[a].total_cmp(&v[b]))
+        .expect("a non-empty slice")
+}
+
 /// The world's chromatic colours (black, white and brown have no distinct hue).
 const COLOURS: [(&str, [u8; 3]); 7] = [
     ("red", clipneurons_world::catalogue::RED),
@@ -89,9 +96,7 @@ fn colour_directions_visualise_as_their_colour() {
     for (i, (name, _)) in COLOURS.iter().enumerate() {
         let img = visualise(&m, Objective::Direction(scores[i].clone()), 0, 128);
         let shares = hue_shares(&img);
-        let top = (0..shares.len())
-            .max_by(|&a, &b| shares[a].total_cmp(&shares[b]))
-            .expect("colours");
+        let top = argmax(&shares);
         eprintln!(
             "{name}: {:.0}% of chromatic pixels in its hue; most common: {} ({:.0}%)",
             shares[i] * 100.0,
@@ -125,10 +130,7 @@ fn a_text_reading_neuron_visualises_as_its_word() {
         .iter()
         .position(|n| n == "surprised")
         .expect("concept");
-    let row = &scores[concept];
-    let neuron = (0..row.len())
-        .max_by(|&a, &b| row[a].total_cmp(&row[b]))
-        .expect("neurons");
+    let neuron = argmax(&scores[concept]);
     let s = m.image_size();
     let mut named = Vec::new();
     for seed in 0..6 {
@@ -146,9 +148,7 @@ fn a_text_reading_neuron_visualises_as_its_word() {
             .unwrap()
             .to_vec2::<f32>()
             .unwrap();
-        let best = (0..names.len())
-            .max_by(|&a, &b| logits[0][a].total_cmp(&logits[0][b]))
-            .expect("names");
+        let best = argmax(&logits[0]);
         eprintln!("neuron {neuron}, seed {seed}: named {:?}", names[best]);
         named.push(best);
     }
