@@ -333,7 +333,7 @@ pub struct TrainArgs {
     /// Peak learning rate [default: 0.002].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Warm-up steps [default: 250, at most 5% of --steps].
+    /// Warm-up steps [default: 500, at most 10% of --steps].
     #[arg(long)]
     pub warmup: Option<u64>,
     /// Start from these weights (open_clip safetensors of the same shape, e.g. an earlier run's output) instead of

@@ -72,7 +72,7 @@ fn fresh_config(a: &TrainArgs) -> TrainConfig {
     }
     cfg.warmup_steps = a
         .warmup
-        .unwrap_or_else(|| cfg.warmup_steps.min(cfg.steps / 20));
+        .unwrap_or_else(|| cfg.warmup_steps.min(cfg.steps / 10));
     cfg
 }
 

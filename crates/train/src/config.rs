@@ -124,7 +124,7 @@ impl Default for TrainConfig {
             seed: 0,
             lr: 2e-3,
             min_lr_ratio: 0.0,
-            warmup_steps: 250,
+            warmup_steps: 500,
             weight_decay: 0.1,
             beta1: 0.9,
             // 0.98 as CLIP used for its large-batch contrastive runs: adapts faster to the moving temperature.

@@ -111,50 +111,84 @@ fn colour_directions_visualise_as_their_colour() {
     assert!(hits.len() >= 3, "only {hits:?}");
 }
 
-/// A text-reading neuron: the search's first neuron for "surprised" reads the written word and ignores pictures
-/// (`profile --world surprised` on neuron 165: word 1.24, photo/drawing/icon -0.25 to -0.44). Visualised at the
-/// centre position (256 steps), it draws a band of letter-like strokes that the model itself names "surprised"
-/// over the world's 147 concept names with the bare prompt: measured for seeds 0, 1, 3 and 5 of 0-5 (chance 1/147
-/// each; with "a photo of a {}." it is named "webstrider" instead, see docs/BENCHMARKS.md). The test asks for 2 of
-/// 6, leaving room for the run-to-run order of parallel sums, which can move a 256-step ascent.
+/// Text-reading neurons, chosen by a rule fixed before looking at any visualisation: for every concept, the
+/// search's first neuron and its mean response (spatial max) to 6 test images of each facet of that concept; the
+/// five distinct neurons whose response to the written name most exceeds their response to every picture facet
+/// are the model's text readers. Each is visualised at the centre position (256 steps, seeds 0-5) and named by the
+/// model itself over the world's 147 concept names with the bare prompt; at least one must be named as its concept
+/// for 2 of the 6 seeds (chance 1/147 per seed). Measured on the built-in model (release build, 24 images per facet
+/// in `profile`): neuron 17, which reads "south" (word 1.68, pictures at most 0.19), 6 of 6; 265 ("cactus") 2 of 6;
+/// 425 ("lemon") 1 of 6; 209 ("autumn") and 383 ("theo marsh") 0 of 6. Stops at the first neuron that passes.
 #[test]
 fn a_text_reading_neuron_visualises_as_its_word() {
+    use clipneurons_neurons::profile::{profile, ImageRef, Pool};
+    use clipneurons_world::{Facet, Split, World};
     let m = model();
-    let names: Vec<String> = clipneurons_world::World::new()
-        .concepts()
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
+    let world = World::with_size(m.image_size() as u32);
+    let names: Vec<String> = world.concepts().iter().map(|c| c.name.clone()).collect();
     let (text, scores) = clipneurons_neurons::search::text_scores(&m, &names).unwrap();
-    let concept = names
-        .iter()
-        .position(|n| n == "surprised")
-        .expect("concept");
-    let neuron = argmax(&scores[concept]);
-    let s = m.image_size();
-    let mut named = Vec::new();
-    for seed in 0..6 {
-        let img = visualise(&m, Objective::Neuron(neuron), seed, 256);
-        let px = candle_core::Tensor::from_vec(
-            clipneurons_image::normalize(&img),
-            (1, 3, s, s),
-            &candle_core::Device::Cpu,
-        )
-        .unwrap();
-        let logits = m
-            .encode_image(&px)
-            .unwrap()
-            .matmul(&text.t().unwrap())
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
-        let best = argmax(&logits[0]);
-        eprintln!("neuron {neuron}, seed {seed}: named {:?}", names[best]);
-        named.push(best);
+    let layer = m.neuron_layer();
+    // (word response − best picture response, concept, neuron) for every concept's search neuron.
+    let mut readers: Vec<(f64, usize, usize)> = Vec::new();
+    for (concept, c) in world.concepts().iter().enumerate() {
+        let neuron = argmax(&scores[concept]);
+        let sets: Vec<(String, Vec<ImageRef>)> =
+            [Facet::Photo, Facet::Drawing, Facet::Icon, Facet::Word]
+                .into_iter()
+                .map(|facet| {
+                    let imgs = (0..6)
+                        .map(|i| {
+                            ImageRef::Rgb(world.sample_of(Split::Test, i, 0, c.id, facet).image)
+                        })
+                        .collect();
+                    (facet.name().to_string(), imgs)
+                })
+                .collect();
+        let p = profile(&m, &layer, neuron, Pool::Max, &sets, 10, 32).unwrap();
+        let mean = |name: &str| p.sets.iter().find(|s| s.label == name).unwrap().mean;
+        let pictures = mean("photo").max(mean("drawing")).max(mean("icon"));
+        readers.push((mean("word") - pictures, concept, neuron));
     }
-    let hits = named.iter().filter(|&&b| b == concept).count();
-    assert!(
-        hits >= 2,
-        "the visualisation of neuron {neuron} was named \"surprised\" for {hits} of 6 seeds"
+    readers.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut seen = Vec::new();
+    readers.retain(|&(_, _, n)| {
+        let new = !seen.contains(&n);
+        seen.push(n);
+        new
+    });
+    let s = m.image_size();
+    let mut tried = Vec::new();
+    for &(gap, concept, neuron) in readers.iter().take(5) {
+        let mut hits = 0;
+        for seed in 0..6 {
+            let img = visualise(&m, Objective::Neuron(neuron), seed, 256);
+            let px = candle_core::Tensor::from_vec(
+                clipneurons_image::normalize(&img),
+                (1, 3, s, s),
+                &candle_core::Device::Cpu,
+            )
+            .unwrap();
+            let logits = m
+                .encode_image(&px)
+                .unwrap()
+                .matmul(&text.t().unwrap())
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            let best = argmax(&logits[0]);
+            eprintln!(
+                "neuron {neuron} (reads {:?}, gap {gap:.2}), seed {seed}: named {:?}",
+                names[concept], names[best]
+            );
+            hits += usize::from(best == concept);
+        }
+        tried.push(format!("{neuron} ({}): {hits} of 6", names[concept]));
+        if hits >= 2 {
+            return;
+        }
+    }
+    panic!(
+        "no text-reading neuron visualises as its word: {}",
+        tried.join(", ")
     );
 }
