@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clipneurons_neurons::profile::{plot_svg, profile, ImageRef, Pool};
-use clipneurons_world::{Facet, Split, World};
+use clipneurons_neurons::profile::{plot_svg, profile, world_facet_sets, ImageRef, Pool};
+use clipneurons_world::{Split, World};
 
 use crate::args::ProfileArgs;
 use crate::io::load_model;
@@ -99,13 +99,7 @@ fn world_sets(concept: &str, per_set: usize, size: usize) -> Result<Vec<(String,
             names.join(", ")
         );
     };
-    let mut sets = Vec::new();
-    for facet in [Facet::Photo, Facet::Drawing, Facet::Icon, Facet::Word] {
-        let imgs = (0..per_set as u64)
-            .map(|i| ImageRef::Rgb(world.sample_of(Split::Test, i, 0, c.id, facet).image))
-            .collect();
-        sets.push((format!("{} {}", c.name, facet.name()), imgs));
-    }
+    let mut sets = world_facet_sets(&world, c, per_set);
     let others: Vec<ImageRef> = (0..)
         .map(|i| world.sample(Split::Test, i, 1))
         .filter(|s| !s.concepts.contains(&c.id))

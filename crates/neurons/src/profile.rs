@@ -141,6 +141,25 @@ fn responses(
     Ok((out, skipped))
 }
 
+/// The photo, drawing, icon and word facets of one world concept from the test split, `per_set` images each,
+/// labelled "NAME FACET" (the sets `profile --world` and the built-in checks use).
+pub fn world_facet_sets(
+    world: &clipneurons_world::World,
+    concept: &clipneurons_world::Concept,
+    per_set: usize,
+) -> Vec<(String, Vec<ImageRef>)> {
+    use clipneurons_world::{Facet, Split};
+    [Facet::Photo, Facet::Drawing, Facet::Icon, Facet::Word]
+        .into_iter()
+        .map(|facet| {
+            let imgs = (0..per_set as u64)
+                .map(|i| ImageRef::Rgb(world.sample_of(Split::Test, i, 0, concept.id, facet).image))
+                .collect();
+            (format!("{} {}", concept.name, facet.name()), imgs)
+        })
+        .collect()
+}
+
 /// Profile `neuron` of `layer` on labelled sets `(label, images)`.
 pub fn profile(
     model: &Clip,

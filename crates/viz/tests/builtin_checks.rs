@@ -121,8 +121,8 @@ fn colour_directions_visualise_as_their_colour() {
 /// 425 ("lemon") 1 of 6; 209 ("autumn") and 383 ("theo marsh") 0 of 6. Stops at the first neuron that passes.
 #[test]
 fn a_text_reading_neuron_visualises_as_its_word() {
-    use clipneurons_neurons::profile::{profile, ImageRef, Pool};
-    use clipneurons_world::{Facet, Split, World};
+    use clipneurons_neurons::profile::{profile, world_facet_sets, Pool};
+    use clipneurons_world::World;
     let m = model();
     let world = World::with_size(m.image_size() as u32);
     let names: Vec<String> = world.concepts().iter().map(|c| c.name.clone()).collect();
@@ -132,30 +132,16 @@ fn a_text_reading_neuron_visualises_as_its_word() {
     let mut readers: Vec<(f64, usize, usize)> = Vec::new();
     for (concept, c) in world.concepts().iter().enumerate() {
         let neuron = argmax(&scores[concept]);
-        let sets: Vec<(String, Vec<ImageRef>)> =
-            [Facet::Photo, Facet::Drawing, Facet::Icon, Facet::Word]
-                .into_iter()
-                .map(|facet| {
-                    let imgs = (0..6)
-                        .map(|i| {
-                            ImageRef::Rgb(world.sample_of(Split::Test, i, 0, c.id, facet).image)
-                        })
-                        .collect();
-                    (facet.name().to_string(), imgs)
-                })
-                .collect();
+        let sets = world_facet_sets(&world, c, 6);
         let p = profile(&m, &layer, neuron, Pool::Max, &sets, 10, 32).unwrap();
-        let mean = |name: &str| p.sets.iter().find(|s| s.label == name).unwrap().mean;
-        let pictures = mean("photo").max(mean("drawing")).max(mean("icon"));
-        readers.push((mean("word") - pictures, concept, neuron));
+        // Sets in the order photo, drawing, icon, word.
+        let mean: Vec<f64> = p.sets.iter().map(|s| s.mean).collect();
+        let pictures = mean[0].max(mean[1]).max(mean[2]);
+        readers.push((mean[3] - pictures, concept, neuron));
     }
     readers.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut seen = Vec::new();
-    readers.retain(|&(_, _, n)| {
-        let new = !seen.contains(&n);
-        seen.push(n);
-        new
-    });
+    let mut seen = std::collections::HashSet::new();
+    readers.retain(|&(_, _, n)| seen.insert(n));
     let s = m.image_size();
     let mut tried = Vec::new();
     for &(gap, concept, neuron) in readers.iter().take(5) {
