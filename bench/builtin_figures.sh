@@ -65,8 +65,8 @@ echo "== summary"
 python3 - <<'PY'
 import json
 e = json.load(open('eval.json'))
-print('names %.1f%% (top-5 %.1f%%), held-out font %.1f%%, held-out drawing %.1f%%, attack %.1f%%, multimodal %d / %d / %d'
-      % (100 * e['word_name']['top1'], 100 * e['word_name_top5']['top1'], 100 * e['held_out_font']['top1'],
+print('names %.1f%% (top-5 %.1f%%), held-out font: names %.1f%%, all words %.1f%%, held-out drawing %.1f%%, attack %.1f%%, multimodal %d / %d / %d'
+      % (100 * e['word_name']['top1'], 100 * e['word_name_top5']['top1'], 100 * e['held_out_font_name']['top1'], 100 * e['held_out_font']['top1'],
          100 * e['held_out_drawing']['top1'], 100 * e['attack']['word_win_rate'], e['multimodality']['multimodal'],
          e['multimodality_standardised']['multimodal'], e['multimodality']['with_some_multimodal_neuron']))
 for w in json.load(open('attack-label.json'))['words']:

@@ -92,7 +92,12 @@ fn eval(model: &ModelArg, opts: &EvalOptions, json: bool, out: Option<&Path>) ->
     );
     println!(
         "  {:<22} {}",
-        "held-out font (word)",
+        "held-out font: name",
+        pct(&report.held_out_font_name)
+    );
+    println!(
+        "  {:<22} {}",
+        "held-out font: all",
         pct(&report.held_out_font)
     );
     println!(

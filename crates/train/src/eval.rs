@@ -119,8 +119,13 @@ pub struct EvalReport {
     pub template: String,
     pub facets: BTreeMap<String, Accuracy>,
     pub families: BTreeMap<String, Accuracy>,
-    /// Word images set in the held-out font faces / drawings in the held-out style.
+    /// Word images set in the held-out font faces (own names and associated words) / drawings in the held-out
+    /// style.
     pub held_out_font: Accuracy,
+    /// Word images of the concept's own name in the held-out font faces: reading in an unseen font, on the same
+    /// footing as `word_name` (associated words are a test of association, not of reading, and are nearly never
+    /// right in any font).
+    pub held_out_font_name: Accuracy,
     pub held_out_drawing: Accuracy,
     /// Word images split by what is written: the concept's own name, or one of its associated words.
     pub word_name: Accuracy,
@@ -251,6 +256,7 @@ pub fn evaluate(
     let mut facets: BTreeMap<String, Accuracy> = BTreeMap::new();
     let mut families: BTreeMap<String, Accuracy> = BTreeMap::new();
     let (mut held_font, mut held_drawing) = (Accuracy::default(), Accuracy::default());
+    let mut held_font_name = Accuracy::default();
     let (mut word_name, mut word_associated) = (Accuracy::default(), Accuracy::default());
     let mut word_name_top5 = Accuracy::default();
     for (((c, f, _), s), best) in jobs.iter().zip(&samples).zip(&ranked) {
@@ -258,15 +264,19 @@ pub fn evaluate(
         let facet = EVAL_FACETS[*f];
         facets.entry(facet.name().into()).or_default().add(ok);
         families.entry(s.family.clone()).or_default().add(ok);
-        if facet == Facet::Word
-            && s.font
-                .as_deref()
-                .is_some_and(|f| held_out_faces.contains(&f))
-        {
-            held_font.add(ok);
-        }
+        let held_face = s
+            .font
+            .as_deref()
+            .is_some_and(|f| held_out_faces.contains(&f));
         if facet == Facet::Word {
-            if s.words.iter().any(|w| *w == concepts[*c].name) {
+            let is_name = s.words.iter().any(|w| *w == concepts[*c].name);
+            if held_face {
+                held_font.add(ok);
+                if is_name {
+                    held_font_name.add(ok);
+                }
+            }
+            if is_name {
                 word_name.add(ok);
                 word_name_top5.add(best.contains(c));
             } else {
@@ -322,6 +332,7 @@ pub fn evaluate(
         facets,
         families,
         held_out_font: held_font,
+        held_out_font_name: held_font_name,
         held_out_drawing: held_drawing,
         word_name,
         word_name_top5,

@@ -206,7 +206,7 @@ impl Trainer {
     }
 
     /// The weights in open_clip key layout, loadable by `clipneurons --model`, with the run described in the
-    /// header metadata (`name`, `recipe`, `steps`, `train_minutes`) so a model file says how it was made.
+    /// header metadata (`name`, `recipe`, `steps`, `world`, `train_minutes`) so a model file says how it was made.
     pub fn export(&self, path: &Path, dtype: StoreDtype) -> Result<()> {
         let m = &self.cfg.model;
         let mut metadata = BTreeMap::from([
@@ -225,6 +225,7 @@ impl Trainer {
                 serde_json::to_string(&self.cfg).expect("serialisable"),
             ),
             ("steps".to_string(), self.step.to_string()),
+            ("world".to_string(), clipneurons_world::stream_description()),
             (
                 "trainer".to_string(),
                 format!("clipneurons {}", env!("CARGO_PKG_VERSION")),

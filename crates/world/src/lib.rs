@@ -22,6 +22,29 @@ use render::{place, shapes, Canvas};
 /// The default image side in pixels: the feasibility runs worked at 96 px (builtin-world-notes).
 pub const DEFAULT_SIZE: u32 = 96;
 
+/// Share of word images that show the concept's own name rather than one of its associated words.
+pub const NAME_SHARE: f32 = 0.7;
+
+/// What decides the training stream beyond the seed, as one line for a model file's metadata: the facet mix, the
+/// name share and the training font faces. A model trained on another stream can then be told apart from this one.
+pub fn stream_description() -> String {
+    let mix: Vec<String> = Facet::ALL
+        .iter()
+        .zip(Facet::WEIGHTS)
+        .map(|(f, w)| format!("{} {w}", f.name()))
+        .collect();
+    let faces: Vec<&str> = fonts::train_faces()
+        .into_iter()
+        .map(|i| fonts::faces()[i].name)
+        .collect();
+    format!(
+        "facets: {}; names {NAME_SHARE} of word images; {} training fonts: {}",
+        mix.join(", "),
+        faces.len(),
+        faces.join(", ")
+    )
+}
+
 /// How a concept is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Facet {
@@ -44,8 +67,9 @@ impl Facet {
         Facet::Word,
         Facet::Scene,
     ];
-    // Words get the largest share: reading is the slowest skill to learn (docs/BENCHMARKS.md, built-in model).
-    const WEIGHTS: [f32; 5] = [0.15, 0.17, 0.10, 0.43, 0.15];
+    /// How often training draws each facet of [`Facet::ALL`]. Words get the largest share: reading is the slowest
+    /// skill to learn (docs/BENCHMARKS.md, built-in model; runs 4, 13 and 14 tried more).
+    pub const WEIGHTS: [f32; 5] = [0.15, 0.17, 0.10, 0.43, 0.15];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -266,9 +290,9 @@ impl World {
         }
     }
 
-    /// The concept's written name (70%) or one of its associated words (30%).
+    /// The concept's written name ([`NAME_SHARE`]) or one of its associated words.
     fn word(&self, split: Split, c: &Concept, mut cv: Canvas, rng: &mut Rng) -> Sample {
-        let (word, is_name) = if c.words.is_empty() || rng.chance(0.7) {
+        let (word, is_name) = if c.words.is_empty() || rng.chance(NAME_SHARE) {
             (c.name.clone(), true)
         } else {
             (rng.pick(&c.words).clone(), false)

@@ -88,6 +88,11 @@ fn catalogue_meets_the_counts() {
     }
     let train = fonts::train_faces().len();
     assert!(train >= 17, "{train} training faces");
+    assert_eq!(
+        fonts::faces().len(),
+        fonts::VENDORED,
+        "every vendored face must parse"
+    );
     assert!(!fonts::held_out_faces().is_empty());
 }
 
