@@ -340,6 +340,14 @@ fn world_eval_reports_every_measure() {
         assert!(top1 >= 0.85, "{f}: {top1}");
     }
     assert_eq!(r["attack"]["images"], 16);
+    // The held-out font's own-name images are the held-out word images that show the concept's name: a subset of
+    // them, and of all own-name images.
+    let total = |k: &str| r[k]["total"].as_u64().unwrap();
+    let correct = |k: &str| r[k]["correct"].as_u64().unwrap();
+    assert!(total("held_out_font_name") > 0);
+    assert!(total("held_out_font_name") < total("held_out_font"));
+    assert!(total("held_out_font_name") <= total("word_name"));
+    assert!(correct("held_out_font_name") <= correct("held_out_font"));
     for key in ["multimodality", "multimodality_standardised"] {
         let mm = &r[key];
         assert_eq!(mm["concepts"].as_u64(), Some(concepts));
