@@ -2,7 +2,7 @@
 # Issue #5's "yellow" criterion over every neuron, not only the search's: mine 4,000 world test images (top 32 per
 # neuron), then count, per neuron, its top images that are pictures (photo, drawing, icon) of yellow, banana or lemon
 # and those that are those words written (the word facet). Prints the neurons with the most of both.
-# Usage: bash bench/yellow_scan.sh [--model M]   (needs python3, standard library only; ~2 minutes on 2 cores)
+# Usage: bash bench/yellow_scan.sh [--model M]   (needs python3, standard library only; about 20 s on 2 cores after the build)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cargo build --release -p clipneurons --manifest-path "$root/Cargo.toml" >&2

@@ -264,13 +264,12 @@ pub fn evaluate(
         let facet = EVAL_FACETS[*f];
         facets.entry(facet.name().into()).or_default().add(ok);
         families.entry(s.family.clone()).or_default().add(ok);
-        let held_face = s
-            .font
-            .as_deref()
-            .is_some_and(|f| held_out_faces.contains(&f));
         if facet == Facet::Word {
             let is_name = s.words.iter().any(|w| *w == concepts[*c].name);
-            if held_face {
+            if s.font
+                .as_deref()
+                .is_some_and(|f| held_out_faces.contains(&f))
+            {
                 held_font.add(ok);
                 if is_name {
                     held_font_name.add(ok);
